@@ -1,0 +1,109 @@
+//! Connection limits and timers.
+
+use std::time::Duration;
+
+/// Limits and timers for one connection. Every input a peer controls has a bound here.
+///
+/// Build it with [`Config::default`] and the setters; a setter clamps a value that would make
+/// the config unusable instead of panicking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Largest payload of a single frame. Default: 16 MiB.
+    pub max_frame_size: usize,
+    /// Largest message, counted across fragments and checked before allocating. Default: 64 MiB.
+    pub max_message_size: usize,
+    /// Send a ping after this long without traffic from the peer; `None` disables keepalive.
+    /// Default: `None`.
+    pub ping_interval: Option<Duration>,
+    /// After a keepalive ping, close with 1008 if nothing arrives within this. Default: 20 s.
+    pub ping_timeout: Duration,
+    /// How long to wait for the peer's close reply (and, for a client, for the server to close
+    /// TCP) before giving up. Default: 5 s.
+    pub close_timeout: Duration,
+    /// Largest HTTP head (request or response line plus headers) in the handshake.
+    /// Default: 16 KiB.
+    pub max_handshake_bytes: usize,
+    /// Most header lines in the handshake. Default: 64.
+    pub max_headers: usize,
+    /// Outgoing bytes the connection buffers before a sender must wait. Default: 128 KiB.
+    pub write_buffer_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_frame_size: 16 << 20,
+            max_message_size: 64 << 20,
+            ping_interval: None,
+            ping_timeout: Duration::from_secs(20),
+            close_timeout: Duration::from_secs(5),
+            max_handshake_bytes: 16 << 10,
+            max_headers: 64,
+            write_buffer_size: 128 << 10,
+        }
+    }
+}
+
+impl Config {
+    /// Sets the largest frame payload (at least 125 bytes, so any control frame fits).
+    pub fn max_frame_size(mut self, n: usize) -> Self {
+        self.max_frame_size = n.max(125);
+        self
+    }
+
+    /// Sets the largest message size (at least 125 bytes).
+    pub fn max_message_size(mut self, n: usize) -> Self {
+        self.max_message_size = n.max(125);
+        self
+    }
+
+    /// Sets the keepalive ping interval; `None` turns keepalive off.
+    pub fn ping_interval(mut self, d: Option<Duration>) -> Self {
+        self.ping_interval = d;
+        self
+    }
+
+    /// Sets how long to wait for traffic after a keepalive ping.
+    pub fn ping_timeout(mut self, d: Duration) -> Self {
+        self.ping_timeout = d;
+        self
+    }
+
+    /// Sets the closing-handshake timeout.
+    pub fn close_timeout(mut self, d: Duration) -> Self {
+        self.close_timeout = d;
+        self
+    }
+
+    /// Sets the largest handshake head (at least 1 KiB).
+    pub fn max_handshake_bytes(mut self, n: usize) -> Self {
+        self.max_handshake_bytes = n.max(1024);
+        self
+    }
+
+    /// Sets the most handshake header lines (at least 8).
+    pub fn max_headers(mut self, n: usize) -> Self {
+        self.max_headers = n.max(8);
+        self
+    }
+
+    /// Sets the outgoing buffer bound (at least 1 byte).
+    pub fn write_buffer_size(mut self, n: usize) -> Self {
+        self.write_buffer_size = n.max(1);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setters_clamp_unusable_values() {
+        let c = Config::default().max_frame_size(0).max_message_size(1).max_headers(0);
+        assert_eq!(c.max_frame_size, 125);
+        assert_eq!(c.max_message_size, 125);
+        assert_eq!(c.max_headers, 8);
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    println!("wschannel: serve and connect are coming");
+}
