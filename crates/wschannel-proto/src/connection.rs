@@ -1,0 +1,769 @@
+//! The connection state machine after the handshake: frames in, events out.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+
+use crate::config::Config;
+use crate::error::{ProtocolError, UsageError};
+use crate::extension::Extension;
+use crate::frame::{encode_frame, parse_header, FrameHeader, OpCode};
+use crate::mask::apply_mask;
+use crate::message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
+use crate::utf8::{self, Utf8Validator};
+
+/// Which end of the connection this is; decides masking (RFC 6455 §5.1) and who closes TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Masks every frame it sends; waits for the server to close TCP.
+    Client,
+    /// Sends unmasked frames; closes TCP after the closing handshake.
+    Server,
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Messages flow both ways.
+    Open,
+    /// This end sent a close frame and waits for the peer's.
+    CloseSent,
+    /// The closing handshake is over (or was abandoned); a client waits for the server to close
+    /// TCP, bounded by `close_timeout`.
+    Closed,
+    /// Nothing more will be read or sent: flush what [`Connection::poll_transmit`] gives and
+    /// drop the transport.
+    Finished,
+}
+
+/// Who started the close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initiator {
+    /// This end's user called `close`.
+    Local,
+    /// The peer sent a close frame first, or dropped the connection.
+    Remote,
+    /// The library failed the connection: a protocol error, a limit or a timeout.
+    Library,
+}
+
+/// How a connection closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseInfo {
+    /// The code: the peer's close code when a close frame arrived (1005 if it had none), the
+    /// code this end sent when it failed the connection, 1006 when no close frame arrived.
+    pub code: CloseCode,
+    /// The reason that came with the code (may be empty).
+    pub reason: Utf8Bytes,
+    /// Who started the close.
+    pub initiator: Initiator,
+}
+
+/// What the connection reports to its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A message from the peer: text, binary, ping or pong (never close: see [`Event::Closed`]).
+    Message(Message),
+    /// The peer broke the protocol or a limit; a close frame with the error's code is queued.
+    Error(ProtocolError),
+    /// No more messages will arrive. Reported once.
+    Closed(CloseInfo),
+}
+
+/// A WebSocket connection after the opening handshake, as a sans-IO state machine.
+///
+/// It never touches a socket or a clock. The driver calls, in a loop:
+///
+/// 1. **Inputs** — [`handle_read`](Self::handle_read) with bytes read from the transport,
+///    [`handle_eof`](Self::handle_eof) when the peer closed it, and
+///    [`handle_timeout`](Self::handle_timeout) when the instant from
+///    [`poll_timeout`](Self::poll_timeout) has passed.
+/// 2. **Outputs** — [`poll_event`](Self::poll_event) until `None` (messages, errors, close),
+///    then [`poll_transmit`](Self::poll_transmit) and write those bytes out, then
+///    [`poll_timeout`](Self::poll_timeout) to arm a timer.
+/// 3. **Commands** — [`send`](Self::send), [`send_frame`](Self::send_frame),
+///    [`ping`](Self::ping), [`close`](Self::close) queue bytes for step 2.
+///
+/// When [`state`](Self::state) is [`State::Finished`], flush the last bytes and drop the
+/// transport. What the protocol owes the peer (pongs, the close reply) is queued with everything
+/// else, so it goes out whenever the driver writes.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    state: State,
+    /// Outgoing bytes, drained by `poll_transmit`.
+    out: BytesMut,
+    events: VecDeque<Event>,
+    /// The data frame whose payload is being received.
+    rx_frame: Option<RxFrame>,
+    /// The data message being assembled (across fragments).
+    rx_message: Option<RxMessage>,
+    /// After a protocol error the input can no longer be framed: discard it.
+    rx_failed: bool,
+    /// Outgoing fragmented message in progress: its opcode and UTF-8 state.
+    tx_fragment: Option<(OpCode, Utf8Validator)>,
+    close_info: Option<CloseInfo>,
+    /// When a client in `CloseSent` or `Closed` gives up waiting.
+    close_deadline: Option<Instant>,
+    last_rx: Instant,
+    ping_sent_at: Option<Instant>,
+    rng: StdRng,
+    extension: Option<Box<dyn Extension>>,
+}
+
+struct RxFrame {
+    header: FrameHeader,
+    remaining: u64,
+    /// Payload bytes of this frame already read (the mask offset).
+    offset: usize,
+}
+
+struct RxMessage {
+    opcode: OpCode,
+    buf: BytesMut,
+    utf8: Utf8Validator,
+    /// RSV bits of the first frame, for the extension to decode the message.
+    ext_rsv: u8,
+}
+
+impl Connection {
+    /// A connection whose handshake completed at `now`.
+    pub fn new(role: Role, config: Config, now: Instant) -> Self {
+        Connection {
+            role,
+            config,
+            state: State::Open,
+            out: BytesMut::new(),
+            events: VecDeque::new(),
+            rx_frame: None,
+            rx_message: None,
+            rx_failed: false,
+            tx_fragment: None,
+            close_info: None,
+            close_deadline: None,
+            last_rx: now,
+            ping_sent_at: None,
+            rng: StdRng::from_os_rng(),
+            extension: None,
+        }
+    }
+
+    /// Installs a negotiated extension (RFC 6455 §9). Call before any frame is processed.
+    pub fn set_extension(&mut self, ext: Box<dyn Extension>) {
+        self.extension = Some(ext);
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limits in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// How the connection closed, once it has.
+    pub fn close_info(&self) -> Option<&CloseInfo> {
+        self.close_info.as_ref()
+    }
+
+    /// True while messages may be sent.
+    pub fn is_open(&self) -> bool {
+        self.state == State::Open
+    }
+
+    // ---- inputs ----
+
+    /// Consumes bytes read from the transport.
+    ///
+    /// Takes everything it can from `input`: complete frames, and the payload of a data frame as
+    /// it arrives (so invalid UTF-8 fails fast). At most an incomplete header or control frame
+    /// (under 140 bytes) is left in `input` for the next call.
+    pub fn handle_read(&mut self, now: Instant, input: &mut BytesMut) {
+        if !input.is_empty() {
+            self.last_rx = now;
+            self.ping_sent_at = None;
+        }
+        loop {
+            if self.rx_failed || matches!(self.state, State::Closed | State::Finished) {
+                // RFC 6455 §5.5.1: nothing is processed after the close frame.
+                input.clear();
+                return;
+            }
+            match self.read_step(now, input) {
+                Ok(true) if !input.is_empty() => {}
+                Ok(_) => return,
+                Err(e) => {
+                    self.fail(now, e);
+                    input.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The peer closed the transport (read returned 0 bytes).
+    pub fn handle_eof(&mut self) {
+        if self.state != State::Finished {
+            // RFC 6455 §7.1.5: without a close frame the close code is 1006.
+            self.record_close(CloseCode::ABNORMAL, Utf8Bytes::new(), Initiator::Remote);
+            self.state = State::Finished;
+        }
+        self.rx_frame = None;
+        self.rx_message = None;
+    }
+
+    /// Call when the instant from [`poll_timeout`](Self::poll_timeout) has passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Finished => {}
+            State::CloseSent | State::Closed => {
+                if self.close_deadline.is_some_and(|d| now >= d) {
+                    // The peer never finished the closing handshake (or never closed TCP).
+                    self.record_close(CloseCode::ABNORMAL, Utf8Bytes::new(), Initiator::Library);
+                    self.state = State::Finished;
+                }
+            }
+            State::Open => {
+                let Some(interval) = self.config.ping_interval else {
+                    return;
+                };
+                match self.ping_sent_at {
+                    Some(sent) if now >= sent + self.config.ping_timeout => {
+                        // A silently dead peer: nothing arrived since the keepalive ping.
+                        self.events.push_back(Event::Error(ProtocolError::PingTimeout));
+                        self.queue_close(CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
+                        self.record_close(
+                            CloseCode::ABNORMAL,
+                            Utf8Bytes::from_static("keepalive ping timeout"),
+                            Initiator::Library,
+                        );
+                        self.state = State::Finished;
+                    }
+                    Some(_) => {}
+                    None if now >= self.last_rx + interval => {
+                        self.write_control(OpCode::Ping, b"");
+                        self.ping_sent_at = Some(now);
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+
+    // ---- outputs ----
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Moves the queued outgoing bytes to the end of `buf` (without copying when `buf` is
+    /// empty). Returns how many bytes were moved.
+    pub fn poll_transmit(&mut self, buf: &mut BytesMut) -> usize {
+        let n = self.out.len();
+        if n > 0 {
+            buf.unsplit(self.out.split());
+        }
+        n
+    }
+
+    /// Bytes queued but not yet taken by [`poll_transmit`](Self::poll_transmit).
+    pub fn buffered(&self) -> usize {
+        self.out.len()
+    }
+
+    /// When the connection next needs [`handle_timeout`](Self::handle_timeout).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.state {
+            State::Finished => None,
+            State::CloseSent | State::Closed => self.close_deadline,
+            State::Open => {
+                let interval = self.config.ping_interval?;
+                Some(match self.ping_sent_at {
+                    Some(sent) => sent + self.config.ping_timeout,
+                    None => self.last_rx + interval,
+                })
+            }
+        }
+    }
+
+    // ---- commands ----
+
+    /// Queues a message. `Message::Close` starts the closing handshake (as [`close`](Self::close)
+    /// without a deadline change), `Message::Ping`/`Pong` send control frames.
+    ///
+    /// # Errors
+    /// [`UsageError::Closed`] once a close frame was sent or received;
+    /// [`UsageError::FragmentOrder`] while a fragmented message is being sent.
+    pub fn send(&mut self, msg: Message) -> Result<(), UsageError> {
+        self.check_open()?;
+        match msg {
+            Message::Text(t) => self.send_data(OpCode::Text, t.as_bytes()),
+            Message::Binary(b) => self.send_data(OpCode::Binary, &b),
+            Message::Ping(p) => {
+                self.write_control(OpCode::Ping, &p);
+                Ok(())
+            }
+            Message::Pong(p) => {
+                self.write_control(OpCode::Pong, &p);
+                Ok(())
+            }
+            Message::Close(frame) => {
+                let (code, reason) = match &frame {
+                    Some(f) => (Some(f.code), f.reason.as_str()),
+                    None => (None, ""),
+                };
+                self.start_close(None, code, reason);
+                Ok(())
+            }
+        }
+    }
+
+    /// Queues one frame of a fragmented message: `OpCode::Text` or `OpCode::Binary` starts it,
+    /// `OpCode::Continuation` continues it, `fin` ends it. Control messages may be sent between
+    /// fragments.
+    ///
+    /// # Errors
+    /// [`UsageError::FragmentOrder`] for a continuation without a start, a new start mid-message
+    /// or a control opcode; [`UsageError::InvalidUtf8`] when text fragments stop being UTF-8;
+    /// [`UsageError::Closed`] after close.
+    pub fn send_frame(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        self.check_open()?;
+        match (opcode, &mut self.tx_fragment) {
+            (OpCode::Text | OpCode::Binary, None) => {
+                let mut v = Utf8Validator::new();
+                if opcode == OpCode::Text {
+                    v.feed(payload).map_err(|_| UsageError::InvalidUtf8)?;
+                }
+                if fin {
+                    if opcode == OpCode::Text {
+                        v.finish().map_err(|_| UsageError::InvalidUtf8)?;
+                    }
+                } else {
+                    self.tx_fragment = Some((opcode, v));
+                }
+            }
+            (OpCode::Continuation, Some((first, v))) => {
+                if *first == OpCode::Text {
+                    v.feed(payload).map_err(|_| UsageError::InvalidUtf8)?;
+                    if fin {
+                        v.finish().map_err(|_| UsageError::InvalidUtf8)?;
+                    }
+                }
+                if fin {
+                    self.tx_fragment = None;
+                }
+            }
+            (OpCode::Continuation, None) => {
+                return Err(UsageError::FragmentOrder("continuation without a first fragment"))
+            }
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(UsageError::FragmentOrder("new message before the last one ended"))
+            }
+            _ => return Err(UsageError::FragmentOrder("control frames are never fragmented")),
+        }
+        let mask = self.next_mask();
+        encode_frame(&mut self.out, fin, 0, opcode, mask, payload);
+        Ok(())
+    }
+
+    /// Queues a ping.
+    ///
+    /// # Errors
+    /// [`UsageError::Closed`] after close.
+    pub fn ping(&mut self, payload: ControlPayload) -> Result<(), UsageError> {
+        self.check_open()?;
+        self.write_control(OpCode::Ping, &payload);
+        Ok(())
+    }
+
+    /// Starts the closing handshake (RFC 6455 §7.1.2) with `code` and `reason`, and waits up to
+    /// `close_timeout` from `now` for the peer's reply. Closing twice is not an error.
+    ///
+    /// # Errors
+    /// [`UsageError::CloseReasonTooLong`] when `reason` exceeds 123 bytes.
+    pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), UsageError> {
+        if reason.len() > CloseFrame::MAX_REASON_LEN {
+            return Err(UsageError::CloseReasonTooLong(reason.len()));
+        }
+        self.start_close(Some(now), Some(code), reason);
+        Ok(())
+    }
+
+    // ---- internals ----
+
+    fn check_open(&self) -> Result<(), UsageError> {
+        if self.state == State::Open {
+            Ok(())
+        } else {
+            Err(UsageError::Closed)
+        }
+    }
+
+    fn start_close(&mut self, now: Option<Instant>, code: Option<CloseCode>, reason: &str) {
+        if self.state != State::Open {
+            return;
+        }
+        match code {
+            Some(code) => self.queue_close(code, reason),
+            None => self.write_control(OpCode::Close, b""),
+        }
+        self.state = State::CloseSent;
+        if let Some(now) = now {
+            self.close_deadline = Some(now + self.config.close_timeout);
+        }
+    }
+
+    /// Lets a driver that has no clock at hand (`send(Message::Close)`) set the close deadline.
+    pub fn arm_close_timer(&mut self, now: Instant) {
+        if matches!(self.state, State::CloseSent | State::Closed) && self.close_deadline.is_none() {
+            self.close_deadline = Some(now + self.config.close_timeout);
+        }
+    }
+
+    fn send_data(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
+        if self.tx_fragment.is_some() {
+            return Err(UsageError::FragmentOrder("a fragmented message is being sent"));
+        }
+        let mask = self.next_mask();
+        match self.extension.as_mut() {
+            Some(ext) => {
+                let mut encoded = BytesMut::new();
+                let rsv = ext.encode_message(opcode, payload, &mut encoded);
+                match rsv {
+                    Some(rsv) => encode_frame(&mut self.out, true, rsv, opcode, mask, &encoded),
+                    None => encode_frame(&mut self.out, true, 0, opcode, mask, payload),
+                }
+            }
+            None => encode_frame(&mut self.out, true, 0, opcode, mask, payload),
+        }
+        Ok(())
+    }
+
+    fn write_control(&mut self, opcode: OpCode, payload: &[u8]) {
+        debug_assert!(payload.len() <= ControlPayload::MAX_LEN);
+        let mask = self.next_mask();
+        encode_frame(&mut self.out, true, 0, opcode, mask, payload);
+    }
+
+    /// Queues a close frame; `reason` is cut at a char boundary to fit 123 bytes.
+    fn queue_close(&mut self, code: CloseCode, reason: &str) {
+        let mut end = reason.len().min(CloseFrame::MAX_REASON_LEN);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut payload = [0u8; 125];
+        payload[..2].copy_from_slice(&code.as_u16().to_be_bytes());
+        payload[2..2 + end].copy_from_slice(&reason.as_bytes()[..end]);
+        self.write_control(OpCode::Close, &payload[..2 + end]);
+    }
+
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        // RFC 6455 §5.3: a fresh, unpredictable key for every client frame.
+        match self.role {
+            Role::Client => Some(self.rng.next_u32().to_ne_bytes()),
+            Role::Server => None,
+        }
+    }
+
+    fn record_close(&mut self, code: CloseCode, reason: Utf8Bytes, initiator: Initiator) {
+        if self.close_info.is_none() {
+            let info = CloseInfo { code, reason, initiator };
+            self.events.push_back(Event::Closed(info.clone()));
+            self.close_info = Some(info);
+        }
+    }
+
+    /// The closing handshake is complete from this end: a server is done, a client waits for
+    /// the server to close TCP (RFC 6455 §7.1.1).
+    fn enter_closed(&mut self, now: Instant) {
+        match self.role {
+            Role::Server => self.state = State::Finished,
+            Role::Client => {
+                self.state = State::Closed;
+                self.close_deadline = Some(now + self.config.close_timeout);
+            }
+        }
+    }
+
+    /// RFC 6455 §7.1.7 "Fail the WebSocket Connection": send a close with the error's code and
+    /// stop reading.
+    fn fail(&mut self, now: Instant, e: ProtocolError) {
+        let code = e.close_code();
+        let reason = e.to_string();
+        self.events.push_back(Event::Error(e));
+        if self.state == State::Open {
+            self.queue_close(code, &reason);
+        }
+        self.record_close(code, Utf8Bytes::from(reason), Initiator::Library);
+        self.rx_failed = true;
+        self.rx_frame = None;
+        self.rx_message = None;
+        self.enter_closed(now);
+    }
+
+    /// One step: a header, a control frame, or a piece of a data frame's payload. Returns
+    /// whether it consumed anything; `false` means it needs more input.
+    fn read_step(&mut self, now: Instant, input: &mut BytesMut) -> Result<bool, ProtocolError> {
+        if let Some(frame) = self.rx_frame.as_mut() {
+            let take = usize::try_from(frame.remaining).unwrap_or(usize::MAX).min(input.len());
+            let header = frame.header;
+            let offset = frame.offset;
+            frame.remaining -= take as u64;
+            frame.offset += take;
+            let done = frame.remaining == 0;
+            if take > 0 {
+                self.append_payload(&header, offset, &input[..take])?;
+                input.advance(take);
+            }
+            if done {
+                self.rx_frame = None;
+                if header.fin {
+                    self.finish_message()?;
+                }
+            }
+            return Ok(take > 0 || done);
+        }
+
+        let Some((header, header_len)) = parse_header(input)? else {
+            return Ok(false);
+        };
+        self.check_header(&header)?;
+
+        if header.opcode.is_control() {
+            // Control payloads are at most 125 bytes (checked by the parser): wait for all of it.
+            let total = header_len + header.payload_len as usize;
+            if input.len() < total {
+                return Ok(false);
+            }
+            input.advance(header_len);
+            let mut payload = input.split_to(header.payload_len as usize);
+            if let Some(key) = header.mask {
+                apply_mask(&mut payload, key, 0);
+            }
+            self.handle_control(now, header.opcode, payload.freeze())?;
+            return Ok(true);
+        }
+
+        self.check_sizes(&header)?;
+        input.advance(header_len);
+        let len = header.payload_len as usize; // bounded by max_frame_size above
+
+        // Fast path: a whole unfragmented message is here; hand out its bytes without copying.
+        if header.fin
+            && header.opcode != OpCode::Continuation
+            && header.rsv == 0
+            && input.len() >= len
+        {
+            let mut payload = input.split_to(len);
+            if let Some(key) = header.mask {
+                apply_mask(&mut payload, key, 0);
+            }
+            let msg = match header.opcode {
+                OpCode::Text => {
+                    utf8::validate(&payload).map_err(|_| ProtocolError::InvalidUtf8)?;
+                    Message::Text(Utf8Bytes::from_validated(payload.freeze()))
+                }
+                _ => Message::Binary(payload.freeze()),
+            };
+            self.events.push_back(Event::Message(msg));
+            return Ok(true);
+        }
+
+        if header.opcode != OpCode::Continuation {
+            self.rx_message = Some(RxMessage {
+                opcode: header.opcode,
+                // Reserve what arrived plus a bounded amount: a declared length costs nothing
+                // until its bytes arrive.
+                buf: BytesMut::with_capacity(len.min(input.len().max(4096))),
+                utf8: Utf8Validator::new(),
+                ext_rsv: header.rsv,
+            });
+        }
+        if len == 0 {
+            if header.fin {
+                self.finish_message()?;
+            }
+        } else {
+            self.rx_frame = Some(RxFrame { header, remaining: len as u64, offset: 0 });
+        }
+        Ok(true)
+    }
+
+    fn check_header(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
+        // RFC 6455 §5.1: clients mask, servers don't.
+        match (self.role, h.mask.is_some()) {
+            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        // RFC 6455 §5.2: RSV bits MUST be 0 unless an extension defines them; extensions
+        // (RFC 7692 §6) define them on the first frame of a data message only.
+        if h.rsv != 0 {
+            let allowed = match (&self.extension, h.opcode) {
+                (Some(ext), OpCode::Text | OpCode::Binary) => ext.rsv_mask(),
+                _ => 0,
+            };
+            if h.rsv & !allowed != 0 {
+                return Err(ProtocolError::ReservedBits(h.rsv));
+            }
+        }
+        // RFC 6455 §5.4: fragments of one message are contiguous.
+        match (h.opcode, self.rx_message.is_some()) {
+            (OpCode::Continuation, false) => Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Text | OpCode::Binary, true) => Err(ProtocolError::ExpectedContinuation),
+            _ => Ok(()),
+        }
+    }
+
+    /// Limits are checked on the declared length, before anything is allocated.
+    fn check_sizes(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
+        if h.payload_len > self.config.max_frame_size as u64 {
+            return Err(ProtocolError::FrameTooLarge {
+                size: h.payload_len,
+                limit: self.config.max_frame_size,
+            });
+        }
+        let so_far = self.rx_message.as_ref().map_or(0, |m| m.buf.len() as u64);
+        let total = so_far + h.payload_len;
+        if total > self.config.max_message_size as u64 {
+            return Err(ProtocolError::MessageTooLarge {
+                size: total,
+                limit: self.config.max_message_size,
+            });
+        }
+        Ok(())
+    }
+
+    fn append_payload(
+        &mut self,
+        header: &FrameHeader,
+        offset: usize,
+        data: &[u8],
+    ) -> Result<(), ProtocolError> {
+        let Some(msg) = self.rx_message.as_mut() else {
+            // Invariant: an RxFrame for a data frame exists only with its RxMessage.
+            return Err(ProtocolError::UnexpectedContinuation);
+        };
+        let start = msg.buf.len();
+        msg.buf.put_slice(data);
+        let piece = &mut msg.buf[start..];
+        if let Some(key) = header.mask {
+            apply_mask(piece, key, offset);
+        }
+        // RFC 6455 §8.1 + Autobahn 6.4: fail at the first invalid byte, not at the end.
+        if msg.opcode == OpCode::Text && msg.ext_rsv == 0 {
+            msg.utf8.feed(piece).map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+
+    fn finish_message(&mut self) -> Result<(), ProtocolError> {
+        let Some(mut msg) = self.rx_message.take() else {
+            return Ok(());
+        };
+        let mut payload = msg.buf.split().freeze();
+        if msg.ext_rsv != 0 {
+            if let Some(ext) = self.extension.as_mut() {
+                payload = ext.decode_message(msg.ext_rsv, payload)?;
+            }
+            if msg.opcode == OpCode::Text {
+                utf8::validate(&payload).map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+        } else if msg.opcode == OpCode::Text {
+            msg.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        let message = match msg.opcode {
+            OpCode::Text => Message::Text(Utf8Bytes::from_validated(payload)),
+            _ => Message::Binary(payload),
+        };
+        self.events.push_back(Event::Message(message));
+        Ok(())
+    }
+
+    fn handle_control(
+        &mut self,
+        now: Instant,
+        opcode: OpCode,
+        payload: Bytes,
+    ) -> Result<(), ProtocolError> {
+        match opcode {
+            OpCode::Ping => {
+                // RFC 6455 §5.5.2: answer with a pong carrying the same payload.
+                if self.state == State::Open {
+                    self.write_control(OpCode::Pong, &payload);
+                }
+                self.events.push_back(Event::Message(Message::Ping(ControlPayload::from_checked(
+                    payload,
+                ))));
+            }
+            OpCode::Pong => {
+                self.events.push_back(Event::Message(Message::Pong(ControlPayload::from_checked(
+                    payload,
+                ))));
+            }
+            OpCode::Close => {
+                let (code, reason) = parse_close_payload(payload)?;
+                match self.state {
+                    State::Open => {
+                        // RFC 6455 §5.5.1: reply with a close frame, echoing the status code.
+                        match code {
+                            CloseCode::NO_STATUS => self.write_control(OpCode::Close, b""),
+                            code => self.queue_close(code, ""),
+                        }
+                        self.record_close(code, reason, Initiator::Remote);
+                    }
+                    _ => self.record_close(code, reason, Initiator::Local),
+                }
+                self.rx_frame = None;
+                self.rx_message = None;
+                self.enter_closed(now);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("buffered", &self.out.len())
+            .field("close_info", &self.close_info)
+            .finish_non_exhaustive()
+    }
+}
+
+/// RFC 6455 §5.5.1 and §7.4: a close body is empty, or a valid code and a UTF-8 reason.
+fn parse_close_payload(payload: Bytes) -> Result<(CloseCode, Utf8Bytes), ProtocolError> {
+    match payload.len() {
+        0 => Ok((CloseCode::NO_STATUS, Utf8Bytes::new())),
+        1 => Err(ProtocolError::CloseLength1),
+        _ => {
+            let code = u16::from_be_bytes([payload[0], payload[1]]);
+            if !CloseCode::is_sendable(code) {
+                return Err(ProtocolError::InvalidCloseCode(code));
+            }
+            let reason = payload.slice(2..);
+            utf8::validate(&reason).map_err(|_| ProtocolError::InvalidUtf8)?;
+            Ok((CloseCode::from_u16_unchecked(code), Utf8Bytes::from_validated(reason)))
+        }
+    }
+}
