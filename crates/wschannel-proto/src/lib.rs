@@ -17,3 +17,6 @@ pub use error::{HandshakeError, ProtocolError, UsageError};
 pub use extension::Extension;
 pub use frame::OpCode;
 pub use message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
+
+#[cfg(test)]
+mod tests;
