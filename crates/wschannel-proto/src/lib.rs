@@ -48,6 +48,7 @@ pub mod connection;
 pub mod error;
 pub mod extension;
 pub mod frame;
+pub mod handshake;
 pub mod mask;
 pub mod message;
 pub mod utf8;
