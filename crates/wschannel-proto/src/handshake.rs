@@ -222,9 +222,7 @@ impl ClientHandshake {
         // RFC 6455 §4.1: "If the status code received from the server is not 101, the client
         // handles the response per HTTP procedures".
         if resp.status != 101 {
-            return Err(HandshakeError::Status {
-                status: resp.status,
-            });
+            return Err(HandshakeError::Status { status: resp.status });
         }
         // RFC 6455 §4.1 items 2 and 3 (client's checks): Upgrade is "websocket" and
         // Connection holds "Upgrade", both ASCII case-insensitive.
@@ -252,11 +250,8 @@ impl ClientHandshake {
                 return Err(HandshakeError::UnofferedExtension(lossy(item)));
             }
         }
-        let extensions = if list_items(&extensions).next().is_some() {
-            Some(lossy(&extensions))
-        } else {
-            None
-        };
+        let extensions =
+            if list_items(&extensions).next().is_some() { Some(lossy(&extensions)) } else { None };
 
         // RFC 6455 §4.1 item 6 (client's checks), §11.3.4: at most one Sec-WebSocket-Protocol,
         // holding one of the offered values. Several values (two headers, or a comma list)
@@ -272,10 +267,7 @@ impl ClientHandshake {
             }
         };
 
-        Ok(Accepted {
-            protocol,
-            extensions,
-        })
+        Ok(Accepted { protocol, extensions })
     }
 }
 
@@ -341,8 +333,7 @@ impl Request {
 
     /// The Origin header, when present and UTF-8.
     pub fn origin(&self) -> Option<&str> {
-        self.header("Origin")
-            .and_then(|v| std::str::from_utf8(trim_ows(v)).ok())
+        self.header("Origin").and_then(|v| std::str::from_utf8(trim_ows(v)).ok())
     }
 
     /// Offered subprotocols from all Sec-WebSocket-Protocol headers, comma lists split and
@@ -418,9 +409,7 @@ pub fn validate_request(req: &Request) -> Result<Upgrade, HandshakeError> {
     let version = joined_opt(&req.headers, "Sec-WebSocket-Version")
         .ok_or(HandshakeError::MissingHeader("Sec-WebSocket-Version"))?;
     if trim_ows(&version) != b"13" {
-        return Err(HandshakeError::UnsupportedVersion(lossy(trim_ows(
-            &version,
-        ))));
+        return Err(HandshakeError::UnsupportedVersion(lossy(trim_ows(&version))));
     }
 
     // RFC 6455 §4.2.1 item 5, §11.3.1: exactly one Sec-WebSocket-Key, base64 of 16 bytes.
@@ -441,11 +430,8 @@ pub fn validate_request(req: &Request) -> Result<Upgrade, HandshakeError> {
     if !is_field_value(&extensions) {
         return Err(invalid("Sec-WebSocket-Extensions", &extensions));
     }
-    let extensions = if list_items(&extensions).next().is_some() {
-        Some(lossy(&extensions))
-    } else {
-        None
-    };
+    let extensions =
+        if list_items(&extensions).next().is_some() { Some(lossy(&extensions)) } else { None };
 
     Ok(Upgrade {
         // base64 decoded, so ASCII
@@ -522,11 +508,7 @@ pub fn write_accept(
     put_header(out, "Upgrade", b"websocket");
     put_header(out, "Connection", b"Upgrade");
     // RFC 6455 §4.2.2 item 5.4.
-    put_header(
-        out,
-        "Sec-WebSocket-Accept",
-        accept_key(upgrade.key.as_bytes()).as_bytes(),
-    );
+    put_header(out, "Sec-WebSocket-Accept", accept_key(upgrade.key.as_bytes()).as_bytes());
     // RFC 6455 §4.2.2 item 5.5: the one subprotocol chosen.
     if let Some(p) = protocol.filter(|p| is_token(p)) {
         put_header(out, "Sec-WebSocket-Protocol", p.as_bytes());
@@ -551,12 +533,7 @@ pub fn write_reject(
     extra_headers: &[(String, String)],
     out: &mut Vec<u8>,
 ) {
-    const OWN: &[&str] = &[
-        "Content-Type",
-        "Content-Length",
-        "Connection",
-        "Transfer-Encoding",
-    ];
+    const OWN: &[&str] = &["Content-Type", "Content-Length", "Connection", "Transfer-Encoding"];
     const OWN_426: &[&str] = &[
         "Content-Type",
         "Content-Length",
@@ -565,11 +542,7 @@ pub fn write_reject(
         "Upgrade",
         "Sec-WebSocket-Version",
     ];
-    let status = if (300..=599).contains(&status) {
-        status
-    } else {
-        500
-    };
+    let status = if (300..=599).contains(&status) { status } else { 500 };
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.to_string().as_bytes());
     out.push(b' ');
@@ -637,17 +610,11 @@ const CLIENT_OWN_HEADERS: &[&str] = &[
 fn check_request(req: &ClientRequest, key: &str) -> Result<(), HandshakeError> {
     // RFC 6455 §4.1 item 7: the key is base64 of 16 bytes.
     if !BASE64.decode(key).is_ok_and(|k| k.len() == 16) {
-        return Err(bad_request_header(
-            "key",
-            "Sec-WebSocket-Key must be base64 of 16 bytes",
-        ));
+        return Err(bad_request_header("key", "Sec-WebSocket-Key must be base64 of 16 bytes"));
     }
     // RFC 6455 §4.1 item 4: Host is required; RFC 3986 host[:port] has no spaces or controls.
     if req.host.is_empty() || !req.host.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(bad_request_header(
-            "host",
-            "must be non-empty visible ASCII without spaces",
-        ));
+        return Err(bad_request_header("host", "must be non-empty visible ASCII without spaces"));
     }
     // RFC 6455 §4.1 item 3 / RFC 9112 §3.2: origin-form starts with "/" and, being one
     // token of the request line, has no spaces or controls.
@@ -669,10 +636,7 @@ fn check_request(req: &ClientRequest, key: &str) -> Result<(), HandshakeError> {
     // RFC 6455 §4.1 item 10: subprotocols are non-empty tokens and unique.
     for (i, p) in req.protocols.iter().enumerate() {
         if !is_token(p) {
-            return Err(bad_request_header(
-                "subprotocol",
-                "must be a non-empty HTTP token",
-            ));
+            return Err(bad_request_header("subprotocol", "must be a non-empty HTTP token"));
         }
         if req.protocols[..i].contains(p) {
             return Err(bad_request_header("subprotocol", "offered twice"));
@@ -688,10 +652,7 @@ fn check_request(req: &ClientRequest, key: &str) -> Result<(), HandshakeError> {
     }
     for (name, value) in &req.headers {
         check_header(name, value)?;
-        if CLIENT_OWN_HEADERS
-            .iter()
-            .any(|own| own.eq_ignore_ascii_case(name))
-        {
+        if CLIENT_OWN_HEADERS.iter().any(|own| own.eq_ignore_ascii_case(name)) {
             return Err(bad_request_header(
                 name,
                 "set by the handshake itself; use the ClientRequest field",
@@ -705,11 +666,7 @@ fn check_request(req: &ClientRequest, key: &str) -> Result<(), HandshakeError> {
 fn write_request(req: &ClientRequest, key: &str, out: &mut Vec<u8>) {
     // RFC 6455 §4.1 items 1–2: a GET request, HTTP/1.1 or higher.
     out.extend_from_slice(b"GET ");
-    out.extend_from_slice(if req.path.is_empty() {
-        b"/"
-    } else {
-        req.path.as_bytes()
-    });
+    out.extend_from_slice(if req.path.is_empty() { b"/" } else { req.path.as_bytes() });
     out.extend_from_slice(b" HTTP/1.1\r\n");
     // Header order follows the RFC 6455 §1.3 example.
     put_header(out, "Host", req.host.as_bytes()); // §4.1 item 4
@@ -721,11 +678,7 @@ fn write_request(req: &ClientRequest, key: &str, out: &mut Vec<u8>) {
     }
     if !req.protocols.is_empty() {
         // §4.1 item 10: one header, values in preference order, comma-separated.
-        put_header(
-            out,
-            "Sec-WebSocket-Protocol",
-            req.protocols.join(", ").as_bytes(),
-        );
+        put_header(out, "Sec-WebSocket-Protocol", req.protocols.join(", ").as_bytes());
     }
     if let Some(ext) = &req.extensions {
         put_header(out, "Sec-WebSocket-Extensions", ext.as_bytes()); // §4.1 item 11
@@ -769,10 +722,7 @@ fn reason_phrase(status: u16) -> &'static str {
 }
 
 fn owned_headers(headers: &[httparse::Header<'_>]) -> Vec<(String, Vec<u8>)> {
-    headers
-        .iter()
-        .map(|h| (h.name.to_owned(), h.value.to_vec()))
-        .collect()
+    headers.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect()
 }
 
 /// An incomplete head: fine while under the limit, too large once `limit` bytes are buffered.
@@ -795,10 +745,7 @@ fn header_values<'a: 'n, 'n>(
     headers: &'a [(String, Vec<u8>)],
     name: &'n str,
 ) -> impl Iterator<Item = &'a [u8]> + 'n {
-    headers
-        .iter()
-        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_slice())
+    headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
 }
 
 /// The header's value when it appears exactly once.
@@ -897,9 +844,7 @@ fn trim_ows(v: &[u8]) -> &[u8] {
 
 /// RFC 9110 §5.6.2: token = 1*tchar.
 fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// RFC 9110 §5.5: visible characters, obs-text, SP and HTAB; no CR, LF, NUL or other controls.
@@ -912,17 +857,11 @@ fn lossy(v: &[u8]) -> String {
 }
 
 fn invalid(name: &'static str, value: &[u8]) -> HandshakeError {
-    HandshakeError::InvalidHeader {
-        name,
-        value: lossy(value),
-    }
+    HandshakeError::InvalidHeader { name, value: lossy(value) }
 }
 
 fn bad_request_header(name: &str, reason: &'static str) -> HandshakeError {
-    HandshakeError::InvalidRequestHeader {
-        name: name.to_owned(),
-        reason,
-    }
+    HandshakeError::InvalidRequestHeader { name: name.to_owned(), reason }
 }
 
 #[cfg(test)]
@@ -1059,10 +998,7 @@ mod tests {
     #[test]
     fn empty_path_means_root() {
         let mut out = Vec::new();
-        let r = ClientRequest {
-            path: String::new(),
-            ..req()
-        };
+        let r = ClientRequest { path: String::new(), ..req() };
         ClientHandshake::with_key(&r, KEY.into(), &mut out).unwrap();
         assert!(out.starts_with(b"GET / HTTP/1.1\r\n"));
     }
@@ -1102,131 +1038,32 @@ mod tests {
     #[test]
     fn caller_strings_cannot_inject_lines() {
         let cases: Vec<(&str, ClientRequest)> = vec![
-            (
-                "host",
-                ClientRequest {
-                    host: "a\r\nX-Evil: 1".into(),
-                    ..req()
-                },
-            ),
-            (
-                "host",
-                ClientRequest {
-                    host: String::new(),
-                    ..req()
-                },
-            ),
-            (
-                "host",
-                ClientRequest {
-                    host: "a b".into(),
-                    ..req()
-                },
-            ),
-            (
-                "path",
-                ClientRequest {
-                    path: "/a HTTP/1.1\r\nX: y".into(),
-                    ..req()
-                },
-            ),
-            (
-                "path",
-                ClientRequest {
-                    path: "chat".into(),
-                    ..req()
-                },
-            ),
-            (
-                "origin",
-                ClientRequest {
-                    origin: Some("o\nX: y".into()),
-                    ..req()
-                },
-            ),
-            (
-                "subprotocol",
-                ClientRequest {
-                    protocols: vec!["a\r\nb".into()],
-                    ..req()
-                },
-            ),
-            (
-                "subprotocol",
-                ClientRequest {
-                    protocols: vec!["a b".into()],
-                    ..req()
-                },
-            ),
-            (
-                "subprotocol",
-                ClientRequest {
-                    protocols: vec![String::new()],
-                    ..req()
-                },
-            ),
-            (
-                "subprotocol",
-                ClientRequest {
-                    protocols: vec!["a".into(), "a".into()],
-                    ..req()
-                },
-            ),
-            (
-                "extensions",
-                ClientRequest {
-                    extensions: Some("x\r\n".into()),
-                    ..req()
-                },
-            ),
+            ("host", ClientRequest { host: "a\r\nX-Evil: 1".into(), ..req() }),
+            ("host", ClientRequest { host: String::new(), ..req() }),
+            ("host", ClientRequest { host: "a b".into(), ..req() }),
+            ("path", ClientRequest { path: "/a HTTP/1.1\r\nX: y".into(), ..req() }),
+            ("path", ClientRequest { path: "chat".into(), ..req() }),
+            ("origin", ClientRequest { origin: Some("o\nX: y".into()), ..req() }),
+            ("subprotocol", ClientRequest { protocols: vec!["a\r\nb".into()], ..req() }),
+            ("subprotocol", ClientRequest { protocols: vec!["a b".into()], ..req() }),
+            ("subprotocol", ClientRequest { protocols: vec![String::new()], ..req() }),
+            ("subprotocol", ClientRequest { protocols: vec!["a".into(), "a".into()], ..req() }),
+            ("extensions", ClientRequest { extensions: Some("x\r\n".into()), ..req() }),
             (
                 "X-Ok",
-                ClientRequest {
-                    headers: vec![("X-Ok".into(), "1\r\nX-Evil: 2".into())],
-                    ..req()
-                },
+                ClientRequest { headers: vec![("X-Ok".into(), "1\r\nX-Evil: 2".into())], ..req() },
             ),
-            (
-                "X-Ok",
-                ClientRequest {
-                    headers: vec![("X-Ok".into(), "nul\0".into())],
-                    ..req()
-                },
-            ),
-            (
-                "X Bad",
-                ClientRequest {
-                    headers: vec![("X Bad".into(), "1".into())],
-                    ..req()
-                },
-            ),
-            (
-                "X:Bad",
-                ClientRequest {
-                    headers: vec![("X:Bad".into(), "1".into())],
-                    ..req()
-                },
-            ),
-            (
-                "",
-                ClientRequest {
-                    headers: vec![(String::new(), "1".into())],
-                    ..req()
-                },
-            ),
+            ("X-Ok", ClientRequest { headers: vec![("X-Ok".into(), "nul\0".into())], ..req() }),
+            ("X Bad", ClientRequest { headers: vec![("X Bad".into(), "1".into())], ..req() }),
+            ("X:Bad", ClientRequest { headers: vec![("X:Bad".into(), "1".into())], ..req() }),
+            ("", ClientRequest { headers: vec![(String::new(), "1".into())], ..req() }),
             (
                 "sec-websocket-key",
-                ClientRequest {
-                    headers: vec![("sec-websocket-key".into(), KEY.into())],
-                    ..req()
-                },
+                ClientRequest { headers: vec![("sec-websocket-key".into(), KEY.into())], ..req() },
             ),
             (
                 "Content-Length",
-                ClientRequest {
-                    headers: vec![("Content-Length".into(), "5".into())],
-                    ..req()
-                },
+                ClientRequest { headers: vec![("Content-Length".into(), "5".into())], ..req() },
             ),
         ];
         for (what, r) in cases {
@@ -1240,10 +1077,7 @@ mod tests {
             assert!(out.is_empty(), "{what}: wrote {out:?}");
         }
         // Tabs and non-ASCII are legal field values.
-        let ok = ClientRequest {
-            headers: vec![("X-Ok".into(), "a\tb é".into())],
-            ..req()
-        };
+        let ok = ClientRequest { headers: vec![("X-Ok".into(), "a\tb é".into())], ..req() };
         assert!(ClientHandshake::with_key(&ok, KEY.into(), &mut Vec::new()).is_ok());
     }
 
@@ -1274,25 +1108,14 @@ mod tests {
         assert_eq!(upgrade.extensions, None);
 
         let mut back = Vec::new();
-        write_accept(
-            &upgrade,
-            Some("chat"),
-            &[("X-Server".into(), "t".into())],
-            &mut back,
-        );
+        write_accept(&upgrade, Some("chat"), &[("X-Server".into(), "t".into())], &mut back);
         let (response, consumed) = complete(client.parse_response(&back, &config));
         assert_eq!(consumed, back.len());
         assert_eq!(response.status, 101);
         assert_eq!(response.reason, "Switching Protocols");
         assert_eq!(response.header("x-server"), Some(&b"t"[..]));
         let accepted = client.validate(&response).unwrap();
-        assert_eq!(
-            accepted,
-            Accepted {
-                protocol: Some("chat".into()),
-                extensions: None
-            }
-        );
+        assert_eq!(accepted, Accepted { protocol: Some("chat".into()), extensions: None });
     }
 
     #[test]
@@ -1311,10 +1134,7 @@ mod tests {
             Some("permessage-deflate; client_max_window_bits")
         );
         let mut back = Vec::new();
-        let ext = (
-            "Sec-WebSocket-Extensions".to_string(),
-            "permessage-deflate".to_string(),
-        );
+        let ext = ("Sec-WebSocket-Extensions".to_string(), "permessage-deflate".to_string());
         write_accept(&upgrade, None, &[ext], &mut back);
         let response = complete(client.parse_response(&back, &config)).0;
         assert_eq!(response.header("Sec-WebSocket-Protocol"), None);
@@ -1334,13 +1154,7 @@ mod tests {
             "CONNECTION: keep-alive, Upgrade",
             &format!("sec-websocket-accept:  {ACCEPT} "),
         ]);
-        assert_eq!(
-            client.validate(&resp).unwrap(),
-            Accepted {
-                protocol: None,
-                extensions: None
-            }
-        );
+        assert_eq!(client.validate(&resp).unwrap(), Accepted { protocol: None, extensions: None });
         // Connection split over two headers.
         let resp = response_with(&[
             "HTTP/1.1 101 Switching Protocols",
@@ -1357,23 +1171,11 @@ mod tests {
         let client = client_with(&[], None);
         let accept = format!("Sec-WebSocket-Accept: {ACCEPT}");
         let cases: &[(&[&str], HandshakeError)] = &[
+            (&["Connection: Upgrade"], HandshakeError::MissingHeader("Upgrade")),
+            (&["Upgrade: websocket"], HandshakeError::MissingHeader("Connection")),
+            (&["Upgrade: websockets", "Connection: Upgrade"], invalid("Upgrade", b"websockets")),
             (
-                &["Connection: Upgrade"],
-                HandshakeError::MissingHeader("Upgrade"),
-            ),
-            (
-                &["Upgrade: websocket"],
-                HandshakeError::MissingHeader("Connection"),
-            ),
-            (
-                &["Upgrade: websockets", "Connection: Upgrade"],
-                invalid("Upgrade", b"websockets"),
-            ),
-            (
-                &[
-                    "Upgrade: websocket",
-                    "Connection: upgrade-insecure-requests",
-                ],
+                &["Upgrade: websocket", "Connection: upgrade-insecure-requests"],
                 invalid("Connection", b"upgrade-insecure-requests"),
             ),
         ];
@@ -1401,15 +1203,9 @@ mod tests {
             "Upgrade: websocket",
             "Connection: Upgrade",
             // The accept for a different key.
-            &format!(
-                "Sec-WebSocket-Accept: {}",
-                accept_key(b"AAAAAAAAAAAAAAAAAAAAAA==")
-            ),
+            &format!("Sec-WebSocket-Accept: {}", accept_key(b"AAAAAAAAAAAAAAAAAAAAAA==")),
         ]);
-        assert_eq!(
-            client.validate(&wrong).unwrap_err(),
-            HandshakeError::AcceptMismatch
-        );
+        assert_eq!(client.validate(&wrong).unwrap_err(), HandshakeError::AcceptMismatch);
         // The key itself, not its accept.
         let echoed = response_with(&[
             "HTTP/1.1 101 Switching Protocols",
@@ -1417,10 +1213,7 @@ mod tests {
             "Connection: Upgrade",
             &format!("Sec-WebSocket-Accept: {KEY}"),
         ]);
-        assert_eq!(
-            client.validate(&echoed).unwrap_err(),
-            HandshakeError::AcceptMismatch
-        );
+        assert_eq!(client.validate(&echoed).unwrap_err(), HandshakeError::AcceptMismatch);
         let missing = response_with(&[
             "HTTP/1.1 101 Switching Protocols",
             "Upgrade: websocket",
@@ -1433,10 +1226,7 @@ mod tests {
         let twice = response_plus(&[&format!("Sec-WebSocket-Accept: {ACCEPT}")]);
         assert!(matches!(
             client.validate(&twice).unwrap_err(),
-            HandshakeError::InvalidHeader {
-                name: "Sec-WebSocket-Accept",
-                ..
-            }
+            HandshakeError::InvalidHeader { name: "Sec-WebSocket-Accept", .. }
         ));
     }
 
@@ -1444,10 +1234,7 @@ mod tests {
     fn client_checks_subprotocol_was_offered() {
         let offered = client_with(&["chat", "superchat"], None);
         let ok = response_plus(&["Sec-WebSocket-Protocol: superchat"]);
-        assert_eq!(
-            offered.validate(&ok).unwrap().protocol.as_deref(),
-            Some("superchat")
-        );
+        assert_eq!(offered.validate(&ok).unwrap().protocol.as_deref(), Some("superchat"));
         let none_chosen = response_plus(&[]);
         assert_eq!(offered.validate(&none_chosen).unwrap().protocol, None);
 
@@ -1455,17 +1242,10 @@ mod tests {
             (&offered, &["Sec-WebSocket-Protocol: mqtt"], "mqtt"),
             // Subprotocol names are compared exactly.
             (&offered, &["Sec-WebSocket-Protocol: Chat"], "Chat"),
+            (&offered, &["Sec-WebSocket-Protocol: chat, superchat"], "chat, superchat"),
             (
                 &offered,
-                &["Sec-WebSocket-Protocol: chat, superchat"],
-                "chat, superchat",
-            ),
-            (
-                &offered,
-                &[
-                    "Sec-WebSocket-Protocol: chat",
-                    "Sec-WebSocket-Protocol: chat",
-                ],
+                &["Sec-WebSocket-Protocol: chat", "Sec-WebSocket-Protocol: chat"],
                 "chat, chat",
             ),
             (&offered, &["Sec-WebSocket-Protocol: "], ""),
@@ -1489,28 +1269,18 @@ mod tests {
         let none = client_with(&[], None);
         let deflate = response_plus(&["Sec-WebSocket-Extensions: permessage-deflate"]);
         let err = none.validate(&deflate).unwrap_err();
-        assert_eq!(
-            err,
-            HandshakeError::UnofferedExtension("permessage-deflate".into())
-        );
+        assert_eq!(err, HandshakeError::UnofferedExtension("permessage-deflate".into()));
         assert_eq!(err.status(), 502);
         // An empty header carries no extension.
         let empty = response_plus(&["Sec-WebSocket-Extensions: "]);
         assert_eq!(none.validate(&empty).unwrap().extensions, None);
 
-        let offered = client_with(
-            &[],
-            Some("permessage-deflate; client_max_window_bits, x-foo"),
-        );
+        let offered = client_with(&[], Some("permessage-deflate; client_max_window_bits, x-foo"));
         let with_params = response_plus(&[
             "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10",
         ]);
         assert_eq!(
-            offered
-                .validate(&with_params)
-                .unwrap()
-                .extensions
-                .as_deref(),
+            offered.validate(&with_params).unwrap().extensions.as_deref(),
             Some("permessage-deflate; server_max_window_bits=10")
         );
         let two = response_plus(&[
@@ -1562,23 +1332,11 @@ mod tests {
     fn server_rejects_bad_upgrade_and_connection() {
         let cases = [
             (2, None, HandshakeError::MissingHeader("Upgrade")),
-            (
-                2,
-                Some("Upgrade: websocket2"),
-                invalid("Upgrade", b"websocket2"),
-            ),
+            (2, Some("Upgrade: websocket2"), invalid("Upgrade", b"websocket2")),
             (2, Some("Upgrade: h2c"), invalid("Upgrade", b"h2c")),
             (3, None, HandshakeError::MissingHeader("Connection")),
-            (
-                3,
-                Some("Connection: keep-alive"),
-                invalid("Connection", b"keep-alive"),
-            ),
-            (
-                3,
-                Some("Connection: upgrade-insecure"),
-                invalid("Connection", b"upgrade-insecure"),
-            ),
+            (3, Some("Connection: keep-alive"), invalid("Connection", b"keep-alive")),
+            (3, Some("Connection: upgrade-insecure"), invalid("Connection", b"upgrade-insecure")),
         ];
         for (i, line, want) in cases {
             let err = validate_request(&good_but(i, line)).unwrap_err();
@@ -1596,10 +1354,7 @@ mod tests {
         let mut out = Vec::new();
         write_reject(err.status(), &err.to_string(), &[], &mut out);
         let text = String::from_utf8(out).unwrap();
-        assert!(
-            text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
-            "{text}"
-        );
+        assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{text}");
         assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"), "{text}");
         assert!(text.contains("\r\nUpgrade: websocket\r\n"), "{text}");
 
@@ -1614,12 +1369,7 @@ mod tests {
         let mut lines = GOOD.to_vec();
         lines[4] = "Sec-WebSocket-Key: short";
         lines[5] = "Sec-WebSocket-Version: 14";
-        assert_eq!(
-            validate_request(&request_with(&lines))
-                .unwrap_err()
-                .status(),
-            426
-        );
+        assert_eq!(validate_request(&request_with(&lines)).unwrap_err().status(), 426);
 
         let err = validate_request(&good_but(5, None)).unwrap_err();
         assert_eq!(err, HandshakeError::MissingHeader("Sec-WebSocket-Version"));
@@ -1630,32 +1380,16 @@ mod tests {
     fn server_rejects_bad_keys() {
         for (line, value) in [
             // 15 bytes.
-            (
-                "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA",
-                "AAAAAAAAAAAAAAAAAAAA",
-            ),
+            ("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAA"),
             // 17 bytes.
-            (
-                "Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAA=",
-                "AAAAAAAAAAAAAAAAAAAAAAA=",
-            ),
+            ("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAAA=", "AAAAAAAAAAAAAAAAAAAAAAA="),
             // Not base64.
-            (
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ!!",
-                "dGhlIHNhbXBsZSBub25jZQ!!",
-            ),
+            ("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ!!", "dGhlIHNhbXBsZSBub25jZQ!!"),
             // Missing padding.
-            (
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ",
-                "dGhlIHNhbXBsZSBub25jZQ",
-            ),
+            ("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ", "dGhlIHNhbXBsZSBub25jZQ"),
         ] {
             let err = validate_request(&good_but(4, Some(line))).unwrap_err();
-            assert_eq!(
-                err,
-                invalid("Sec-WebSocket-Key", value.as_bytes()),
-                "{line}"
-            );
+            assert_eq!(err, invalid("Sec-WebSocket-Key", value.as_bytes()), "{line}");
             assert_eq!(err.status(), 400);
         }
         assert_eq!(
@@ -1666,10 +1400,7 @@ mod tests {
         lines.push("Sec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==");
         assert!(matches!(
             validate_request(&request_with(&lines)).unwrap_err(),
-            HandshakeError::InvalidHeader {
-                name: "Sec-WebSocket-Key",
-                ..
-            }
+            HandshakeError::InvalidHeader { name: "Sec-WebSocket-Key", .. }
         ));
     }
 
@@ -1734,10 +1465,7 @@ mod tests {
         assert!(!r.is_websocket_upgrade());
         assert_eq!(r.origin(), None);
         assert!(r.protocols().is_empty());
-        assert_eq!(
-            validate_request(&r).unwrap_err(),
-            HandshakeError::MissingHeader("Upgrade")
-        );
+        assert_eq!(validate_request(&r).unwrap_err(), HandshakeError::MissingHeader("Upgrade"));
         // HTTP/1.0 without Host parses too.
         let r = request_with(&["GET /health HTTP/1.0"]);
         assert_eq!(r.version, 0);
@@ -1750,26 +1478,17 @@ mod tests {
     fn request_split_at_every_offset() {
         let mut head = Vec::new();
         ClientHandshake::with_key(
-            &ClientRequest {
-                protocols: vec!["chat".into()],
-                ..req()
-            },
+            &ClientRequest { protocols: vec!["chat".into()], ..req() },
             KEY.into(),
             &mut head,
         )
         .unwrap();
-        let frame = [
-            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-        ];
+        let frame = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
         let mut wire = head.clone();
         wire.extend_from_slice(&frame);
         let config = Config::default();
         for end in 0..head.len() {
-            assert_eq!(
-                parse_request(&wire[..end], &config),
-                Ok(Parsed::Partial),
-                "at {end}"
-            );
+            assert_eq!(parse_request(&wire[..end], &config), Ok(Parsed::Partial), "at {end}");
         }
         for end in head.len()..=wire.len() {
             let (r, consumed) = complete(parse_request(&wire[..end], &config));
@@ -1781,11 +1500,7 @@ mod tests {
 
     #[test]
     fn response_split_at_every_offset() {
-        let upgrade = Upgrade {
-            key: KEY.into(),
-            protocols: vec![],
-            extensions: None,
-        };
+        let upgrade = Upgrade { key: KEY.into(), protocols: vec![], extensions: None };
         let mut head = Vec::new();
         write_accept(&upgrade, None, &[], &mut head);
         let frame = [0x81, 0x05, b'H', b'e', b'l', b'l', b'o'];
@@ -1829,25 +1544,16 @@ mod tests {
 
         // One byte over: too large once the limit is buffered, even though incomplete.
         let over = head_of_len(limit + 1);
-        assert_eq!(
-            parse_request(&over[..limit - 1], &config),
-            Ok(Parsed::Partial)
-        );
+        assert_eq!(parse_request(&over[..limit - 1], &config), Ok(Parsed::Partial));
         for end in [limit, limit + 1] {
             let err = parse_request(&over[..end], &config).unwrap_err();
             assert_eq!(err, HandshakeError::HeadTooLarge(limit));
             assert_eq!(err.status(), 431);
         }
         // A client sending endless header bytes is cut off at the limit.
-        let endless: Vec<u8> = b"GET / HTTP/1.1\r\nX: "
-            .iter()
-            .copied()
-            .chain(vec![b'a'; 4 * limit])
-            .collect();
-        assert_eq!(
-            parse_request(&endless, &config),
-            Err(HandshakeError::HeadTooLarge(limit))
-        );
+        let endless: Vec<u8> =
+            b"GET / HTTP/1.1\r\nX: ".iter().copied().chain(vec![b'a'; 4 * limit]).collect();
+        assert_eq!(parse_request(&endless, &config), Err(HandshakeError::HeadTooLarge(limit)));
         // Same for responses.
         let client = client_with(&[], None);
         let endless: Vec<u8> = b"HTTP/1.1 101 Switching Protocols\r\nX: "
@@ -1862,16 +1568,10 @@ mod tests {
         // A complete response one byte over the limit is too large; at the limit it is fine.
         let response_of_len = |len: usize| {
             let fixed = b"HTTP/1.1 101 Switching Protocols\r\nX: \r\n\r\n".len();
-            format!(
-                "HTTP/1.1 101 Switching Protocols\r\nX: {}\r\n\r\n",
-                "a".repeat(len - fixed)
-            )
+            format!("HTTP/1.1 101 Switching Protocols\r\nX: {}\r\n\r\n", "a".repeat(len - fixed))
         };
         let at_limit = response_of_len(limit);
-        assert_eq!(
-            complete(client.parse_response(at_limit.as_bytes(), &config)).1,
-            limit
-        );
+        assert_eq!(complete(client.parse_response(at_limit.as_bytes(), &config)).1, limit);
         let over = response_of_len(limit + 1);
         assert_eq!(
             client.parse_response(over.as_bytes(), &config),
@@ -1896,10 +1596,7 @@ mod tests {
         assert_eq!(err.status(), 431);
         // Reported as soon as the ninth header is seen, before the head is complete.
         let partial = &head.as_bytes()[..head.len() - 2];
-        assert_eq!(
-            parse_request(partial, &config),
-            Err(HandshakeError::TooManyHeaders(8))
-        );
+        assert_eq!(parse_request(partial, &config), Err(HandshakeError::TooManyHeaders(8)));
 
         let client = client_with(&[], None);
         let mut resp = "HTTP/1.1 101 Switching Protocols\r\n".to_string();
@@ -1937,12 +1634,7 @@ mod tests {
     #[test]
     fn write_reject_exact_bytes() {
         let mut out = Vec::new();
-        write_reject(
-            404,
-            "no such path\n",
-            &[("X-Trace".into(), "7".into())],
-            &mut out,
-        );
+        write_reject(404, "no such path\n", &[("X-Trace".into(), "7".into())], &mut out);
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 404 Not Found\r\n\
@@ -1976,11 +1668,7 @@ mod tests {
             assert!(text.starts_with(line), "{status}: {text}");
             assert!(text.contains("\r\nContent-Length: 2\r\n"), "{text}");
             assert!(text.ends_with("\r\n\r\né"), "{text}");
-            assert_eq!(
-                text.contains("Sec-WebSocket-Version: 13"),
-                status == 426,
-                "{text}"
-            );
+            assert_eq!(text.contains("Sec-WebSocket-Version: 13"), status == 426, "{text}");
         }
     }
 
@@ -2002,11 +1690,7 @@ mod tests {
         assert!(!text.contains("keep-alive"), "{text}");
         assert!(text.contains("\r\nX-Good: yes\r\n"), "{text}");
 
-        let upgrade = Upgrade {
-            key: KEY.into(),
-            protocols: vec![],
-            extensions: None,
-        };
+        let upgrade = Upgrade { key: KEY.into(), protocols: vec![], extensions: None };
         let mut out = Vec::new();
         let mut extra = extra;
         extra.push(("Sec-WebSocket-Accept".into(), "forged".into()));
@@ -2033,10 +1717,7 @@ mod tests {
         assert_eq!(items, [&b"a"[..], b"b;x=\"1,2\"", b"c\\", b"d"]);
         assert_eq!(list_items(b"").count(), 0);
         assert_eq!(list_items(b" , ").count(), 0);
-        assert_eq!(
-            extension_name(b" permessage-deflate ; a=1"),
-            b"permessage-deflate"
-        );
+        assert_eq!(extension_name(b" permessage-deflate ; a=1"), b"permessage-deflate");
         assert_eq!(trim_ows(b" \t "), b"");
     }
 

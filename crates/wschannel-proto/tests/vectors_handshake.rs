@@ -58,9 +58,7 @@ fn client_writes_the_rfc_request() {
 fn server_accepts_the_rfc_request_and_writes_the_rfc_response() {
     // Frame bytes right behind the head (RFC 6455 §5.7, a masked "Hello") must not be consumed.
     let mut wire = REQUEST.as_bytes().to_vec();
-    wire.extend_from_slice(&[
-        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-    ]);
+    wire.extend_from_slice(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
     let Ok(Parsed::Complete { value, consumed }) = parse_request(&wire, &Config::default()) else {
         panic!("the RFC request is one complete head");
     };
@@ -95,17 +93,11 @@ fn client_accepts_the_rfc_response() {
         panic!("the RFC response is one complete head");
     };
     assert_eq!(consumed, RESPONSE.len());
-    assert_eq!(
-        &wire[consumed..],
-        &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]
-    );
+    assert_eq!(&wire[consumed..], &[0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
     assert_eq!(value.status, 101);
     assert_eq!(value.reason, "Switching Protocols");
     assert_eq!(
         client.validate(&value).unwrap(),
-        Accepted {
-            protocol: Some("chat".into()),
-            extensions: None,
-        }
+        Accepted { protocol: Some("chat".into()), extensions: None }
     );
 }
