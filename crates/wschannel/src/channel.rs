@@ -70,6 +70,13 @@ impl Channel {
         Channel::spawn(io, role, config, None, BytesMut::new())
     }
 
+    /// A builder for a client connection (the same as [`ClientBuilder::new`]).
+    ///
+    /// [`ClientBuilder::new`]: crate::ClientBuilder::new
+    pub fn builder() -> crate::ClientBuilder {
+        crate::ClientBuilder::new()
+    }
+
     pub(crate) fn spawn<IO>(
         io: IO,
         role: Role,
