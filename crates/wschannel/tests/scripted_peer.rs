@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use common::{close_payload, within, Peer};
 use futures_util::{SinkExt, StreamExt};
-use wschannel::{Channel, CloseCode, Config, Error, Initiator, Message, OpCode, Role};
-use wschannel_proto::ProtocolError;
+use wschannel::{
+    Channel, CloseCode, Config, Error, Initiator, Message, OpCode, ProtocolError, Role,
+};
 
 /// A channel in `role` and the peer playing the other role.
 fn setup(role: Role, config: Config) -> (Channel, Peer) {
