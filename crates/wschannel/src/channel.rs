@@ -386,12 +386,7 @@ impl Drop for Handle {
 
 /// Discards received items until the driver has exited: what `Channel::close` waits on.
 fn drain_until_done(rx: &mut Receiver, handle: &Handle, cx: &mut Context<'_>) -> Poll<()> {
-    loop {
-        match rx.poll_item(cx) {
-            Poll::Ready(Some(_)) => continue,
-            Poll::Ready(None) | Poll::Pending => break,
-        }
-    }
+    while let Poll::Ready(Some(_)) = rx.poll_item(cx) {}
     handle.poll_done(cx)
 }
 

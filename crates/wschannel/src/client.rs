@@ -263,7 +263,9 @@ impl Target {
                 )))
             }
             other => {
-                return Err(invalid(format!("scheme {other}:// is not supported; use ws:// or wss://")))
+                return Err(invalid(format!(
+                    "scheme {other}:// is not supported; use ws:// or wss://"
+                )))
             }
         };
         // RFC 6455 §3: fragment identifiers are meaningless in WebSocket URIs.
@@ -347,8 +349,7 @@ where
                 "the server closed the connection during the WebSocket handshake",
             )));
         }
-        let Parsed::Complete { value: response, consumed } =
-            client.parse_response(&buf, config)?
+        let Parsed::Complete { value: response, consumed } = client.parse_response(&buf, config)?
         else {
             continue;
         };
@@ -403,9 +404,15 @@ mod tests {
     #[test]
     fn host_header_has_the_port_only_when_not_default() {
         let t = Target::parse("ws://example.com/chat?room=1").unwrap();
-        assert_eq!((t.host_header.as_str(), t.port, t.path.as_str()), ("example.com", 80, "/chat?room=1"));
+        assert_eq!(
+            (t.host_header.as_str(), t.port, t.path.as_str()),
+            ("example.com", 80, "/chat?room=1")
+        );
         let t = Target::parse("wss://example.com:8443").unwrap();
-        assert_eq!((t.host_header.as_str(), t.port, t.path.as_str()), ("example.com:8443", 8443, "/"));
+        assert_eq!(
+            (t.host_header.as_str(), t.port, t.path.as_str()),
+            ("example.com:8443", 8443, "/")
+        );
         let t = Target::parse("wss://example.com:443/").unwrap();
         assert_eq!(t.host_header, "example.com");
         let t = Target::parse("ws://[::1]:9001/").unwrap();

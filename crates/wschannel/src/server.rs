@@ -185,8 +185,8 @@ where
     if let Some(p) = &protocol {
         // RFC 6455 §4.2.2 item 5.5: the chosen subprotocol is one the client offered.
         if !upgrade.protocols.iter().any(|o| o == p) {
-            let _ = reject(&mut io, 500, "the server chose a subprotocol that was not offered")
-                .await;
+            let _ =
+                reject(&mut io, 500, "the server chose a subprotocol that was not offered").await;
             return Err(Error::Handshake(HandshakeError::UnofferedSubprotocol(p.clone())));
         }
     }

@@ -214,7 +214,9 @@ async fn a_custom_tls_config_is_used() {
         .with_no_client_auth();
 
     let ws = within(
-        ClientBuilder::new().tls_config(Arc::new(config)).connect(&format!("wss://localhost:{port}")),
+        ClientBuilder::new()
+            .tls_config(Arc::new(config))
+            .connect(&format!("wss://localhost:{port}")),
     )
     .await;
     assert!(ws.is_ok(), "{ws:?}");

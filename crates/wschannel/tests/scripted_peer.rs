@@ -101,10 +101,7 @@ async fn reserved_opcode_fails_the_connection_with_1002() {
     peer.send(true, 0x3, b"").await;
 
     let err = within(ch.next()).await.unwrap().unwrap_err();
-    assert!(
-        matches!(err, Error::Protocol(ProtocolError::ReservedOpcode(3))),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Protocol(ProtocolError::ReservedOpcode(3))), "{err:?}");
     assert!(within(ch.next()).await.is_none());
     assert_eq!(ch.close_code(), Some(CloseCode::PROTOCOL_ERROR));
     assert_eq!(ch.close_initiator(), Some(Initiator::Library));
