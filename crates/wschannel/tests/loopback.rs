@@ -221,3 +221,57 @@ async fn a_custom_tls_config_is_used() {
     .await;
     assert!(ws.is_ok(), "{ws:?}");
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_in_the_handshake() {
+    let (l, addr) = listener().await;
+    let hold = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        // Hold the connection open without answering.
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        drop(tcp);
+    });
+
+    let err = within(
+        ClientBuilder::new()
+            .connect_timeout(std::time::Duration::from_millis(200))
+            .connect(&format!("ws://{addr}/")),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Timeout { stage: wschannel::Stage::Handshake }), "{err:?}");
+    hold.abort();
+}
+
+#[tokio::test]
+async fn read_request_lets_a_server_choose_between_http_and_websocket() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wschannel::server::{accept_request, read_request};
+
+    let (l, addr) = listener().await;
+    let server = tokio::spawn(async move {
+        for _ in 0..2 {
+            let (mut tcp, _) = l.accept().await.unwrap();
+            let config = Config::default();
+            let (request, leftover) = read_request(&mut tcp, &config).await.unwrap();
+            if request.is_websocket_upgrade() {
+                let mut ws = accept_request(tcp, &request, leftover, config, None).await.unwrap();
+                let msg = ws.next().await.unwrap().unwrap();
+                ws.send(msg).await.unwrap();
+            } else {
+                tcp.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").await.unwrap();
+            }
+        }
+    });
+
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut page = Vec::new();
+    within(tcp.read_to_end(&mut page)).await.unwrap();
+    assert!(page.ends_with(b"hello"));
+
+    let mut ws = within(wschannel::connect(&format!("ws://{addr}/"))).await.unwrap();
+    within(ws.send(Message::text("up"))).await.unwrap();
+    assert_eq!(within(ws.next()).await.unwrap().unwrap(), Message::text("up"));
+    within(server).await.unwrap();
+}
