@@ -262,8 +262,8 @@ impl Receiver {
             return Poll::Ready(None);
         }
         let mut inner = self.handle.shared.lock();
-        let was_full = inner.items.len() >= MAX_PENDING_ITEMS;
-        let item = match inner.items.pop_front() {
+        let was_full = inner.pending_items() >= MAX_PENDING_ITEMS;
+        let item = match inner.next_item() {
             Some(item) => item,
             None if inner.driver_done => Item::Closed,
             None => {

@@ -83,13 +83,12 @@ impl Shared {
     pub(crate) fn release(&self, receiver: bool) {
         let mut inner = self.lock();
         inner.handles = inner.handles.saturating_sub(1);
-        if receiver {
+        if receiver || inner.handles == 0 {
             inner.receiver_gone = true;
             inner.items.clear();
+            inner.discard_unread();
         }
         if inner.handles == 0 {
-            inner.receiver_gone = true;
-            inner.items.clear();
             if inner.conn.is_open() {
                 // RFC 6455 §7.1.2: start the closing handshake; the close timer bounds it.
                 let _ = inner.conn.close(now(), wschannel_proto::CloseCode::NORMAL, "");
@@ -111,17 +110,46 @@ impl Inner {
         self.unflushed() == 0 && !self.needs_flush
     }
 
-    /// Moves the connection's events to the reader's queue.
+    /// The next item for the reader. Events are taken from the connection only when the reader
+    /// asks, so that a protocol error found behind unread messages takes effect after the user
+    /// has seen (and perhaps answered) them.
+    pub(crate) fn next_item(&mut self) -> Option<Item> {
+        if let Some(item) = self.items.pop_front() {
+            return Some(item);
+        }
+        self.conn.poll_event().map(Item::from)
+    }
+
+    /// Items waiting for the reader, in the queue and in the connection.
+    pub(crate) fn pending_items(&self) -> usize {
+        self.items.len() + self.conn.pending_events()
+    }
+
+    /// Without a reader, events are dropped as they come.
+    fn discard_unread(&mut self) {
+        if self.receiver_gone {
+            while self.conn.poll_event().is_some() {}
+        }
+    }
+
+    /// Moves all the connection's events to the reader's queue (when the transport failed and
+    /// an I/O error must come after them).
     fn drain_events(&mut self) {
         while let Some(event) = self.conn.poll_event() {
             if self.receiver_gone {
                 continue;
             }
-            self.items.push_back(match event {
-                Event::Message(m) => Item::Message(m),
-                Event::Error(e) => Item::Error(Error::Protocol(e)),
-                Event::Closed(_) => Item::Closed,
-            });
+            self.items.push_back(Item::from(event));
+        }
+    }
+}
+
+impl From<Event> for Item {
+    fn from(event: Event) -> Self {
+        match event {
+            Event::Message(m) => Item::Message(m),
+            Event::Error(e) => Item::Error(Error::Protocol(e)),
+            Event::Closed(_) => Item::Closed,
         }
     }
 }
@@ -142,7 +170,7 @@ where
     if !read_buf.is_empty() {
         conn.handle_read(now(), &mut read_buf);
     }
-    let mut inner = Inner {
+    let inner = Inner {
         conn,
         items: VecDeque::new(),
         in_flight: 0,
@@ -151,7 +179,6 @@ where
         receiver_gone: false,
         handles: 2,
     };
-    inner.drain_events();
     let shared = Arc::new(Shared {
         inner: Mutex::new(inner),
         reader: AtomicWaker::new(),
@@ -223,7 +250,7 @@ where
                 // Read backpressure: undelivered messages, or a peer that makes us queue
                 // replies (pongs, RFC 6455 §5.5.2) faster than it reads them. The user's own
                 // sends do not count: two peers sending bulk data at once must both keep reading.
-                let read_paused = inner.items.len() >= MAX_PENDING_ITEMS
+                let read_paused = inner.pending_items() >= MAX_PENDING_ITEMS
                     || self.owed > self.shared.config.write_buffer_size;
                 (finished, read_paused, inner.conn.poll_timeout())
             };
@@ -268,7 +295,7 @@ where
                         self.read_eof = true;
                         let mut inner = self.shared.lock();
                         inner.conn.handle_eof();
-                        inner.drain_events();
+                        inner.discard_unread();
                         drop(inner);
                         self.shared.reader.wake();
                         progress = true;
@@ -278,7 +305,7 @@ where
                         let before = inner.conn.buffered();
                         inner.conn.handle_read(now(), &mut self.rbuf);
                         self.owed += inner.conn.buffered().saturating_sub(before);
-                        inner.drain_events();
+                        inner.discard_unread();
                         drop(inner);
                         self.shared.reader.wake();
                         progress = true;
@@ -299,7 +326,7 @@ where
                         self.timer_deadline = None;
                         let mut inner = self.shared.lock();
                         inner.conn.handle_timeout(now());
-                        inner.drain_events();
+                        inner.discard_unread();
                         drop(inner);
                         self.shared.reader.wake();
                         progress = true;
@@ -351,6 +378,7 @@ where
         let mut inner = self.shared.lock();
         if inner.conn.state() != State::Finished {
             tracing::debug!(error = %e, "websocket transport failed");
+            inner.drain_events();
             if !inner.receiver_gone {
                 inner.items.push_back(Item::Error(Error::Io(e)));
             }
