@@ -40,31 +40,81 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
         let gauge = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", v.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                v.load(Relaxed)
+            );
         };
         let counter = |out: &mut String, name: &str, help: &str, v: &AtomicU64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+                v.load(Relaxed)
+            );
         };
-        gauge(&mut out, "wschannel_connections_open", "WebSocket connections open now.", &self.connections_open);
-        counter(&mut out, "wschannel_connections_total", "WebSocket connections accepted.", &self.connections_total);
-        counter(&mut out, "wschannel_http_requests_total", "Plain HTTP requests served.", &self.http_requests);
+        gauge(
+            &mut out,
+            "wschannel_connections_open",
+            "WebSocket connections open now.",
+            &self.connections_open,
+        );
+        counter(
+            &mut out,
+            "wschannel_connections_total",
+            "WebSocket connections accepted.",
+            &self.connections_total,
+        );
+        counter(
+            &mut out,
+            "wschannel_http_requests_total",
+            "Plain HTTP requests served.",
+            &self.http_requests,
+        );
         for (name, help, text, binary) in [
-            ("wschannel_messages_received_total", "Messages received, by type.", &self.messages_in_text, &self.messages_in_binary),
-            ("wschannel_messages_sent_total", "Messages sent, by type.", &self.messages_out_text, &self.messages_out_binary),
-            ("wschannel_bytes_received_total", "Payload bytes received, by message type.", &self.bytes_in_text, &self.bytes_in_binary),
-            ("wschannel_bytes_sent_total", "Payload bytes sent, by message type.", &self.bytes_out_text, &self.bytes_out_binary),
+            (
+                "wschannel_messages_received_total",
+                "Messages received, by type.",
+                &self.messages_in_text,
+                &self.messages_in_binary,
+            ),
+            (
+                "wschannel_messages_sent_total",
+                "Messages sent, by type.",
+                &self.messages_out_text,
+                &self.messages_out_binary,
+            ),
+            (
+                "wschannel_bytes_received_total",
+                "Payload bytes received, by message type.",
+                &self.bytes_in_text,
+                &self.bytes_in_binary,
+            ),
+            (
+                "wschannel_bytes_sent_total",
+                "Payload bytes sent, by message type.",
+                &self.bytes_out_text,
+                &self.bytes_out_binary,
+            ),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name}{{type=\"text\"}} {}", text.load(Relaxed));
             let _ = writeln!(out, "{name}{{type=\"binary\"}} {}", binary.load(Relaxed));
         }
         let name = "wschannel_handshake_failures_total";
-        let _ = writeln!(out, "# HELP {name} Failed opening handshakes, by reason.\n# TYPE {name} counter");
-        for (reason, n) in self.handshake_failures.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let _ = writeln!(
+            out,
+            "# HELP {name} Failed opening handshakes, by reason.\n# TYPE {name} counter"
+        );
+        for (reason, n) in self.handshake_failures.lock().unwrap_or_else(|e| e.into_inner()).iter()
+        {
             let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {n}");
         }
         let name = "wschannel_close_codes_total";
-        let _ = writeln!(out, "# HELP {name} Connections closed, by close code.\n# TYPE {name} counter");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Connections closed, by close code.\n# TYPE {name} counter"
+        );
         for (code, n) in self.close_codes.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             let _ = writeln!(out, "{name}{{code=\"{code}\"}} {n}");
         }

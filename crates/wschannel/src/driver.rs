@@ -88,11 +88,9 @@ impl Shared {
             inner.items.clear();
             inner.discard_unread();
         }
-        if inner.handles == 0 {
-            if inner.conn.is_open() {
-                // RFC 6455 §7.1.2: start the closing handshake; the close timer bounds it.
-                let _ = inner.conn.close(now(), wschannel_proto::CloseCode::NORMAL, "");
-            }
+        if inner.handles == 0 && inner.conn.is_open() {
+            // RFC 6455 §7.1.2: start the closing handshake; the close timer bounds it.
+            let _ = inner.conn.close(now(), wschannel_proto::CloseCode::NORMAL, "");
         }
         drop(inner);
         self.driver.wake();

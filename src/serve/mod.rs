@@ -1,0 +1,312 @@
+//! `wschannel serve`: the echo server, its browser test page, health and metrics, TLS, limits
+//! and graceful shutdown.
+
+mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch, Semaphore};
+use wschannel::server::{accept_request, read_request, reject};
+use wschannel::tls::TlsAcceptor;
+use wschannel::{CloseCode, Config, Message};
+
+use crate::args::ServeArgs;
+use metrics::Metrics;
+
+/// The browser test page, served at `/`.
+const PAGE: &str = include_str!("page.html");
+
+/// Everything a connection task needs, shared.
+struct Server {
+    args: ServeArgs,
+    config: Config,
+    metrics: Metrics,
+    tls: Option<TlsAcceptor>,
+    slots: Arc<Semaphore>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Runs the server until SIGINT or SIGTERM, then closes every connection with 1001 and exits.
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let tls = tls_acceptor(&args)?;
+    let listener = TcpListener::bind(args.listen).await.with_context(|| {
+        format!(
+            "cannot listen on {}: is another server using that port? try --listen 127.0.0.1:0",
+            args.listen
+        )
+    })?;
+    let addr = listener.local_addr()?;
+    let (ws, http) = if tls.is_some() { ("wss", "https") } else { ("ws", "http") };
+    println!("wschannel serve: echo on {ws}://{addr}/ , test page on {http}://{addr}/");
+
+    let config = Config::default()
+        .max_message_size(args.max_message_size)
+        .max_frame_size(args.max_message_size)
+        .write_buffer_size(args.write_buffer)
+        .close_timeout(args.grace_period.min(Duration::from_secs(5)));
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let server = Arc::new(Server {
+        slots: Arc::new(Semaphore::new(args.max_connections)),
+        args,
+        config,
+        metrics: Metrics::default(),
+        tls,
+        shutdown,
+    });
+    // Every connection task holds a clone; when all are gone, `recv` returns None.
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => {
+                    let server = server.clone();
+                    let alive = alive_tx.clone();
+                    tokio::spawn(async move {
+                        server.handle(tcp, peer).await;
+                        drop(alive);
+                    });
+                }
+                // Out of file descriptors and the like: keep serving the connections we have.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            name = &mut signal => {
+                tracing::info!("{name}: closing connections (grace period {:?})", server.args.grace_period);
+                eprintln!("wschannel serve: {name} received, closing connections");
+                break;
+            }
+        }
+    }
+    drop(listener);
+    let _ = shutdown_tx.send(true);
+    drop(alive_tx);
+    if tokio::time::timeout(server.args.grace_period, alive_rx.recv()).await.is_err() {
+        tracing::warn!("grace period over; dropping the remaining connections");
+    }
+    Ok(())
+}
+
+impl Server {
+    async fn handle(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr) {
+        let _ = tcp.set_nodelay(true);
+        match self.tls.clone() {
+            Some(acceptor) => {
+                let accepted =
+                    tokio::time::timeout(self.args.handshake_timeout, acceptor.accept(tcp)).await;
+                match accepted {
+                    Ok(Ok(tls)) => self.handle_io(tls, peer).await,
+                    Ok(Err(e)) => {
+                        self.metrics.handshake_failed("tls");
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    }
+                    Err(_) => self.metrics.handshake_failed("timeout"),
+                }
+            }
+            None => self.handle_io(tcp, peer).await,
+        }
+    }
+
+    async fn handle_io<IO>(&self, mut io: IO, peer: SocketAddr)
+    where
+        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let read =
+            tokio::time::timeout(self.args.handshake_timeout, read_request(&mut io, &self.config));
+        let (request, leftover) = match read.await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                self.metrics.handshake_failed("bad_request");
+                tracing::debug!(%peer, error = %e, "bad request");
+                return;
+            }
+            Err(_) => {
+                self.metrics.handshake_failed("timeout");
+                tracing::debug!(%peer, "no request within the handshake timeout");
+                return;
+            }
+        };
+
+        if !request.is_websocket_upgrade() {
+            self.metrics.http_requests.fetch_add(1, Relaxed);
+            let _ = self.serve_http(io, &request.method, &request.path).await;
+            return;
+        }
+
+        let Ok(_slot) = self.slots.clone().try_acquire_owned() else {
+            self.metrics.handshake_failed("too_many_connections");
+            let _ = reject(io, 503, "too many connections; try again later").await;
+            return;
+        };
+        let offered = request.protocols();
+        let protocol = offered.iter().find(|p| self.args.subprotocols.contains(p)).cloned();
+        let ws =
+            match accept_request(io, &request, leftover, self.config.clone(), protocol.as_deref())
+                .await
+            {
+                Ok(ws) => ws,
+                Err(e) => {
+                    self.metrics.handshake_failed("bad_handshake");
+                    tracing::debug!(%peer, error = %e, "handshake failed");
+                    return;
+                }
+            };
+        self.metrics.connections_total.fetch_add(1, Relaxed);
+        self.metrics.connections_open.fetch_add(1, Relaxed);
+        let started = Instant::now();
+        let ws = self.echo(ws).await;
+        self.metrics.connections_open.fetch_sub(1, Relaxed);
+        let code = ws.close_code().map_or(CloseCode::ABNORMAL.as_u16(), CloseCode::as_u16);
+        self.metrics.closed_with(code);
+        tracing::info!(
+            %peer,
+            path = %request.path,
+            duration = ?started.elapsed(),
+            close_code = code,
+            "connection closed"
+        );
+    }
+
+    /// Echoes every text and binary message with its opcode until the connection ends, it idles
+    /// out, or the server shuts down.
+    async fn echo(&self, mut ws: wschannel::Channel) -> wschannel::Channel {
+        let mut shutdown = self.shutdown.clone();
+        if let Some(greeting) = &self.args.greeting {
+            let _ = ws.send(Message::text(greeting.as_str())).await;
+        }
+        loop {
+            let next = tokio::select! {
+                next = tokio::time::timeout(self.args.idle_timeout, ws.next()) => next,
+                _ = shutdown.changed() => {
+                    let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
+                    break;
+                }
+            };
+            let msg = match next {
+                Ok(Some(Ok(msg))) => msg,
+                // The peer broke the protocol: the library has sent the close code.
+                Ok(Some(Err(e))) => {
+                    tracing::debug!(error = %e, "connection error");
+                    continue;
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = ws.close(CloseCode::NORMAL, "idle timeout").await;
+                    break;
+                }
+            };
+            let (count, bytes) = match &msg {
+                Message::Text(t) => {
+                    (&self.metrics.messages_in_text, (&self.metrics.bytes_in_text, t.len()))
+                }
+                Message::Binary(b) => {
+                    (&self.metrics.messages_in_binary, (&self.metrics.bytes_in_binary, b.len()))
+                }
+                // Pings are answered by the library; pongs need nothing.
+                _ => continue,
+            };
+            count.fetch_add(1, Relaxed);
+            bytes.0.fetch_add(bytes.1 as u64, Relaxed);
+            let (count, total) = if matches!(msg, Message::Text(_)) {
+                (&self.metrics.messages_out_text, &self.metrics.bytes_out_text)
+            } else {
+                (&self.metrics.messages_out_binary, &self.metrics.bytes_out_binary)
+            };
+            let len = msg.len() as u64;
+            // `feed` waits while the write buffer is full (a client that does not read): the
+            // idle timeout below then ends the connection, so memory stays bounded.
+            match tokio::time::timeout(self.args.idle_timeout, ws.feed(msg)).await {
+                Ok(Ok(())) => {
+                    count.fetch_add(1, Relaxed);
+                    total.fetch_add(len, Relaxed);
+                }
+                Ok(Err(_)) => {}
+                Err(_) => {
+                    tracing::debug!("client stopped reading; closing");
+                    let _ = tokio::time::timeout(
+                        self.config.close_timeout,
+                        ws.close(CloseCode::POLICY_VIOLATION, "not reading"),
+                    )
+                    .await;
+                    break;
+                }
+            }
+        }
+        ws
+    }
+
+    async fn serve_http<IO>(&self, mut io: IO, method: &str, path: &str) -> std::io::Result<()>
+    where
+        IO: AsyncWrite + Unpin,
+    {
+        let path = path.split('?').next().unwrap_or("");
+        let (status, content_type, body) = match (method, path) {
+            ("GET", "/") => ("200 OK", "text/html; charset=utf-8", PAGE.to_owned()),
+            ("GET", "/healthz") => ("200 OK", "text/plain; charset=utf-8", "ok\n".to_owned()),
+            ("GET", "/metrics") => {
+                ("200 OK", "text/plain; version=0.0.4; charset=utf-8", self.metrics.render())
+            }
+            _ => ("404 Not Found", "text/plain; charset=utf-8", "not found\n".to_owned()),
+        };
+        let head = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
+             Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        io.write_all(head.as_bytes()).await?;
+        io.write_all(body.as_bytes()).await?;
+        io.shutdown().await
+    }
+}
+
+fn tls_acceptor(args: &ServeArgs) -> Result<Option<TlsAcceptor>> {
+    let (cert, key) = if args.tls_self_signed {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])
+            .context("cannot generate a self-signed certificate")?;
+        (cert.cert.pem().into_bytes(), cert.key_pair.serialize_pem().into_bytes())
+    } else if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let read = |p: &std::path::Path| {
+            std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))
+        };
+        (read(cert)?, read(key)?)
+    } else {
+        return Ok(None);
+    };
+    let config = wschannel::tls::server_config(&cert, &key)
+        .context("cannot use the TLS certificate and key")?;
+    Ok(Some(TlsAcceptor::from(config)))
+}
+
+/// Resolves on SIGINT or SIGTERM with the signal's name.
+async fn shutdown_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
