@@ -768,10 +768,11 @@ impl Connection {
                 let (code, reason) = parse_close_payload(payload)?;
                 match self.state {
                     State::Open => {
-                        // RFC 6455 §5.5.1: reply with a close frame, echoing the status code.
+                        // RFC 6455 §5.5.1: reply with a close frame, echoing the status code
+                        // (and, as browsers and Node `ws` do, the reason).
                         match code {
                             CloseCode::NO_STATUS => self.write_control(OpCode::Close, b""),
-                            code => self.queue_close(code, ""),
+                            code => self.queue_close(code, reason.as_str()),
                         }
                         self.record_close(code, reason, Initiator::Remote);
                     }

@@ -1,0 +1,86 @@
+//! Helpers for the binary's integration tests: start `wschannel serve`, find the real peers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A running `wschannel serve`, killed on drop.
+pub struct Serve {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub ws_url: String,
+    pub http_url: String,
+}
+
+impl Serve {
+    /// Starts the built binary on 127.0.0.1:0 with `args` and reads its ready line.
+    pub async fn start(args: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wschannel"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start wschannel serve");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("ready line within 30 s")
+            .expect("read stdout")
+            .expect("a ready line");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let url = |scheme: &str| {
+            line.split_whitespace()
+                .find(|w| w.starts_with(scheme))
+                .unwrap_or_else(|| panic!("no {scheme} URL in ready line {line:?}"))
+                .to_owned()
+        };
+        let ws_url = if line.contains("wss://") { url("wss://") } else { url("ws://") };
+        let http_url = if line.contains("https://") { url("https://") } else { url("http://") };
+        let addr = ws_url
+            .split("://")
+            .nth(1)
+            .and_then(|rest| rest.trim_end_matches('/').parse().ok())
+            .unwrap_or_else(|| panic!("no address in {ws_url:?}"));
+        Serve { child, addr, ws_url, http_url }
+    }
+
+    /// Sends a signal (`TERM`, `INT`) to the server.
+    pub fn signal(&mut self, name: &str) {
+        let pid = self.child.id().expect("server still running");
+        let ok = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(ok.success());
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Python with `websockets`, as installed by `scripts/test`.
+pub fn peer_python() -> PathBuf {
+    std::env::var_os("WSCHANNEL_PEER_PYTHON").map(PathBuf::from).expect(
+        "WSCHANNEL_PEER_PYTHON is not set: run the tests with scripts/test, which installs \
+         Python websockets and sets it",
+    )
+}
+
+/// `node_modules` with `ws` and `playwright-core`, as installed by `scripts/test`.
+#[allow(dead_code)]
+pub fn peer_node_modules() -> PathBuf {
+    std::env::var_os("WSCHANNEL_PEER_NODE_MODULES").map(PathBuf::from).expect(
+        "WSCHANNEL_PEER_NODE_MODULES is not set: run the tests with scripts/test, which \
+         installs Node ws and playwright-core and sets it",
+    )
+}

@@ -1,0 +1,184 @@
+//! `wschannel serve` end to end: the built binary on port 0, driven by the library, by Python
+//! `websockets` and by headless Chromium.
+
+mod common;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::timeout;
+use wschannel::{CloseCode, Message};
+
+use common::{peer_python, repo_root, Serve};
+
+const T: Duration = Duration::from_secs(30);
+
+#[tokio::test]
+async fn text_and_binary_come_back_with_their_opcode() {
+    let server = Serve::start(&[]).await;
+    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    let png = b"\x89PNG\r\n\x1a\n not a whole image, but binary".to_vec();
+    for msg in [
+        Message::text("hello"),
+        Message::text(""),
+        Message::binary(png.clone()),
+        Message::binary(vec![0u8; 1 << 20]),
+    ] {
+        timeout(T, ws.send(msg.clone())).await.unwrap().unwrap();
+        let back = timeout(T, ws.next()).await.unwrap().unwrap().unwrap();
+        assert_eq!(back, msg);
+    }
+    timeout(T, ws.close(CloseCode::NORMAL, "done")).await.unwrap().unwrap();
+    assert_eq!(ws.close_code(), Some(CloseCode::NORMAL));
+}
+
+#[tokio::test]
+async fn greeting_and_subprotocol() {
+    let server = Serve::start(&["--greeting", "welcome", "--subprotocol", "chat"]).await;
+    let mut ws = timeout(
+        T,
+        wschannel::ClientBuilder::new().protocol("x").protocol("chat").connect(&server.ws_url),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(ws.protocol(), Some("chat"));
+    let first = timeout(T, ws.next()).await.unwrap().unwrap().unwrap();
+    assert_eq!(first, Message::text("welcome"));
+}
+
+#[tokio::test]
+async fn python_websockets_client_full_dialogue() {
+    let server = Serve::start(&["--subprotocol", "chat"]).await;
+    let out = tokio::process::Command::new(peer_python())
+        .arg(repo_root().join("tests/peers/py_client.py"))
+        .arg(&server.ws_url)
+        .kill_on_drop(true)
+        .output();
+    let out = timeout(T, out).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        "PROTOCOL chat",
+        "OK text",
+        "OK binary",
+        "OK 1MiB",
+        "OK fragmented",
+        "OK ping",
+        "CLOSE 4002 client bye",
+    ] {
+        assert!(stdout.lines().any(|l| l == line), "missing {line:?} in:\n{stdout}");
+    }
+}
+
+#[tokio::test]
+async fn page_health_metrics_and_404() {
+    let server = Serve::start(&[]).await;
+    let (status, body) = http_get(&server, "/").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("<title>") && body.contains("id=\"connect\""), "{body}");
+    assert_eq!(http_get(&server, "/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(http_get(&server, "/nope").await.0, 404);
+
+    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    timeout(T, ws.send(Message::text("abc"))).await.unwrap().unwrap();
+    timeout(T, ws.send(Message::binary(vec![1u8; 10]))).await.unwrap().unwrap();
+    for _ in 0..2 {
+        timeout(T, ws.next()).await.unwrap().unwrap().unwrap();
+    }
+    let (_, metrics) = http_get(&server, "/metrics").await;
+    for line in [
+        "wschannel_connections_open 1",
+        "wschannel_connections_total 1",
+        "wschannel_messages_received_total{type=\"text\"} 1",
+        "wschannel_messages_received_total{type=\"binary\"} 1",
+        "wschannel_bytes_sent_total{type=\"text\"} 3",
+        "wschannel_bytes_sent_total{type=\"binary\"} 10",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in:\n{metrics}");
+    }
+    timeout(T, ws.close(CloseCode::new(4000).unwrap(), "")).await.unwrap().unwrap();
+    // The server records the close after its side finished: poll until it shows.
+    let seen = timeout(T, async {
+        loop {
+            let (_, m) = http_get(&server, "/metrics").await;
+            if m.contains("wschannel_close_codes_total{code=\"4000\"} 1")
+                && m.contains("wschannel_connections_open 0")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    seen.await.expect("metrics show the close code 4000 and no open connection");
+}
+
+#[tokio::test]
+async fn tls_self_signed() {
+    let server = Serve::start(&["--tls-self-signed"]).await;
+    assert!(server.ws_url.starts_with("wss://"), "{}", server.ws_url);
+    // Without trusting the certificate: a TLS error.
+    let err = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap_err();
+    assert!(matches!(err, wschannel::Error::Tls { .. }), "{err:?}");
+    let mut ws = timeout(
+        T,
+        wschannel::ClientBuilder::new().danger_insecure_skip_verify(true).connect(&server.ws_url),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    timeout(T, ws.send(Message::text("secure"))).await.unwrap().unwrap();
+    assert_eq!(timeout(T, ws.next()).await.unwrap().unwrap().unwrap(), Message::text("secure"));
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_get_503() {
+    let server = Serve::start(&["--max-connections", "1"]).await;
+    let _first = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    let err = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap_err();
+    assert_eq!(err.http_status(), Some(503), "{err:?}");
+}
+
+#[tokio::test]
+async fn sigterm_closes_clients_with_1001_and_exits_0() {
+    let mut server = Serve::start(&[]).await;
+    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    server.signal("TERM");
+    let end = timeout(T, ws.next()).await.unwrap();
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(ws.close_code(), Some(CloseCode::GOING_AWAY));
+    let status = timeout(T, server.child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test]
+async fn headless_chromium_uses_the_page() {
+    let server = Serve::start(&[]).await;
+    let modules = common::peer_node_modules();
+    let shot = repo_root().join("target/browser/serve-page.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
+    let out = tokio::process::Command::new("node")
+        .arg(repo_root().join("tests/browser/page.test.mjs"))
+        .arg(&server.http_url)
+        .arg(&shot)
+        .env("NODE_PATH", &modules)
+        .kill_on_drop(true)
+        .output();
+    let out = timeout(Duration::from_secs(120), out).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(shot.exists(), "screenshot {} was not written", shot.display());
+}
+
+async fn http_get(server: &Serve, path: &str) -> (u16, String) {
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr);
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    timeout(T, tcp.read_to_end(&mut raw)).await.unwrap().unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    (status, body)
+}
