@@ -10,14 +10,9 @@ use std::sync::Mutex;
 pub struct Metrics {
     pub connections_open: AtomicU64,
     pub connections_total: AtomicU64,
-    pub messages_in_text: AtomicU64,
-    pub messages_in_binary: AtomicU64,
-    pub messages_out_text: AtomicU64,
-    pub messages_out_binary: AtomicU64,
-    pub bytes_in_text: AtomicU64,
-    pub bytes_in_binary: AtomicU64,
-    pub bytes_out_text: AtomicU64,
-    pub bytes_out_binary: AtomicU64,
+    /// `[direction][type]`: messages and payload bytes (see [`Metrics::message`]).
+    messages: [[AtomicU64; 2]; 2],
+    bytes: [[AtomicU64; 2]; 2],
     pub http_requests: AtomicU64,
     /// Handshake failures by reason label.
     handshake_failures: Mutex<BTreeMap<&'static str, u64>>,
@@ -25,7 +20,21 @@ pub struct Metrics {
     close_codes: Mutex<BTreeMap<u16, u64>>,
 }
 
+/// Which way a message went.
+#[derive(Debug, Clone, Copy)]
+pub enum Direction {
+    Received = 0,
+    Sent = 1,
+}
+
 impl Metrics {
+    /// Counts a text (`binary == false`) or binary message of `len` payload bytes.
+    pub fn message(&self, dir: Direction, binary: bool, len: usize) {
+        let (d, t) = (dir as usize, usize::from(binary));
+        self.messages[d][t].fetch_add(1, Relaxed);
+        self.bytes[d][t].fetch_add(len as u64, Relaxed);
+    }
+
     pub fn handshake_failed(&self, reason: &'static str) {
         let mut m = self.handshake_failures.lock().unwrap_or_else(|e| e.into_inner());
         *m.entry(reason).or_default() += 1;
@@ -71,35 +80,15 @@ impl Metrics {
             "Plain HTTP requests served.",
             &self.http_requests,
         );
-        for (name, help, text, binary) in [
-            (
-                "wschannel_messages_received_total",
-                "Messages received, by type.",
-                &self.messages_in_text,
-                &self.messages_in_binary,
-            ),
-            (
-                "wschannel_messages_sent_total",
-                "Messages sent, by type.",
-                &self.messages_out_text,
-                &self.messages_out_binary,
-            ),
-            (
-                "wschannel_bytes_received_total",
-                "Payload bytes received, by message type.",
-                &self.bytes_in_text,
-                &self.bytes_in_binary,
-            ),
-            (
-                "wschannel_bytes_sent_total",
-                "Payload bytes sent, by message type.",
-                &self.bytes_out_text,
-                &self.bytes_out_binary,
-            ),
+        for (name, help, counts) in [
+            ("wschannel_messages_received_total", "Messages received, by type.", &self.messages[0]),
+            ("wschannel_messages_sent_total", "Messages sent, by type.", &self.messages[1]),
+            ("wschannel_bytes_received_total", "Payload bytes received, by type.", &self.bytes[0]),
+            ("wschannel_bytes_sent_total", "Payload bytes sent, by type.", &self.bytes[1]),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-            let _ = writeln!(out, "{name}{{type=\"text\"}} {}", text.load(Relaxed));
-            let _ = writeln!(out, "{name}{{type=\"binary\"}} {}", binary.load(Relaxed));
+            let _ = writeln!(out, "{name}{{type=\"text\"}} {}", counts[0].load(Relaxed));
+            let _ = writeln!(out, "{name}{{type=\"binary\"}} {}", counts[1].load(Relaxed));
         }
         let name = "wschannel_handshake_failures_total";
         let _ = writeln!(
@@ -129,7 +118,9 @@ mod tests {
     #[test]
     fn renders_labels_and_counts() {
         let m = Metrics::default();
-        m.messages_in_text.fetch_add(3, Relaxed);
+        for _ in 0..3 {
+            m.message(Direction::Received, false, 5);
+        }
         m.handshake_failed("bad_version");
         m.closed_with(1000);
         m.closed_with(1000);

@@ -18,7 +18,7 @@ use wschannel::tls::TlsAcceptor;
 use wschannel::{CloseCode, Config, Message};
 
 use crate::args::ServeArgs;
-use metrics::Metrics;
+use metrics::{Direction, Metrics};
 
 /// The browser test page, served at `/`.
 const PAGE: &str = include_str!("page.html");
@@ -206,31 +206,18 @@ impl Server {
                     break;
                 }
             };
-            let (count, bytes) = match &msg {
-                Message::Text(t) => {
-                    (&self.metrics.messages_in_text, (&self.metrics.bytes_in_text, t.len()))
-                }
-                Message::Binary(b) => {
-                    (&self.metrics.messages_in_binary, (&self.metrics.bytes_in_binary, b.len()))
-                }
+            let binary = match &msg {
+                Message::Text(_) => false,
+                Message::Binary(_) => true,
                 // Pings are answered by the library; pongs need nothing.
                 _ => continue,
             };
-            count.fetch_add(1, Relaxed);
-            bytes.0.fetch_add(bytes.1 as u64, Relaxed);
-            let (count, total) = if matches!(msg, Message::Text(_)) {
-                (&self.metrics.messages_out_text, &self.metrics.bytes_out_text)
-            } else {
-                (&self.metrics.messages_out_binary, &self.metrics.bytes_out_binary)
-            };
-            let len = msg.len() as u64;
+            let len = msg.len();
+            self.metrics.message(Direction::Received, binary, len);
             // `feed` waits while the write buffer is full (a client that does not read): the
             // idle timeout below then ends the connection, so memory stays bounded.
             match tokio::time::timeout(self.args.idle_timeout, ws.feed(msg)).await {
-                Ok(Ok(())) => {
-                    count.fetch_add(1, Relaxed);
-                    total.fetch_add(len, Relaxed);
-                }
+                Ok(Ok(())) => self.metrics.message(Direction::Sent, binary, len),
                 Ok(Err(_)) => {}
                 Err(_) => {
                     tracing::debug!("client stopped reading; closing");

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use futures_util::task::AtomicWaker;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
 use wschannel_proto::{Config, Connection, Event, Message, Role, State};
 
@@ -359,16 +359,11 @@ where
         }
     }
 
-    /// Reads into the spare end of `rbuf`. Zero-filling the chunk first keeps this safe code;
-    /// the cost is a memset per read.
+    /// Reads into the spare capacity of `rbuf` (no zero-filling: `poll_read_buf` hands the
+    /// transport uninitialised memory through `ReadBuf`, safely).
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        let start = self.rbuf.len();
-        self.rbuf.resize(start + READ_CHUNK, 0);
-        let mut buf = ReadBuf::new(&mut self.rbuf[start..]);
-        let res = Pin::new(&mut self.io).poll_read(cx, &mut buf);
-        let n = buf.filled().len();
-        self.rbuf.truncate(start + n);
-        res.map_ok(|()| n)
+        self.rbuf.reserve(READ_CHUNK);
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf)
     }
 
     /// The transport failed: the reader gets the error once, then the end of the stream.
