@@ -164,6 +164,20 @@ pub enum HandshakeError {
     /// The server chose an extension the client did not offer.
     #[error("server chose extension {0:?}, which the client did not offer")]
     UnofferedExtension(String),
+    /// A host, path, key or header the caller supplied for a client request is not valid HTTP
+    /// (for example a CR or LF that would start a new header line); nothing was written.
+    #[error("invalid {name} in the client request: {reason}")]
+    InvalidRequestHeader {
+        /// What was invalid: a header name, or "host", "path", "origin", "subprotocol",
+        /// "extensions", "key".
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The operating system's random number generator failed while making a
+    /// Sec-WebSocket-Key.
+    #[error("could not generate a random Sec-WebSocket-Key: {0}")]
+    Random(String),
 }
 
 #[cfg(test)]
