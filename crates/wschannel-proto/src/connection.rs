@@ -106,6 +106,9 @@ pub struct Connection {
     /// Outgoing fragmented message in progress: its opcode and UTF-8 state.
     tx_fragment: Option<(OpCode, Utf8Validator)>,
     close_info: Option<CloseInfo>,
+    /// A protocol error found behind messages the user has not taken yet, and when it was
+    /// found: applied once those messages are taken (or at the close timeout).
+    pending_failure: Option<(ProtocolError, Instant)>,
     /// When a client in `CloseSent` or `Closed` gives up waiting.
     close_deadline: Option<Instant>,
     last_rx: Instant,
@@ -143,6 +146,7 @@ impl Connection {
             rx_failed: false,
             tx_fragment: None,
             close_info: None,
+            pending_failure: None,
             close_deadline: None,
             last_rx: now,
             ping_sent_at: None,
@@ -213,6 +217,9 @@ impl Connection {
 
     /// The peer closed the transport (read returned 0 bytes).
     pub fn handle_eof(&mut self) {
+        if let Some((e, at)) = self.pending_failure.take() {
+            self.apply_failure(at, e);
+        }
         if self.state != State::Finished {
             // RFC 6455 §7.1.5: without a close frame the close code is 1006.
             self.record_close(CloseCode::ABNORMAL, Utf8Bytes::new(), Initiator::Remote);
@@ -224,6 +231,14 @@ impl Connection {
 
     /// Call when the instant from [`poll_timeout`](Self::poll_timeout) has passed.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some((_, at)) = &self.pending_failure {
+            if now >= *at + self.config.close_timeout {
+                if let Some((e, at)) = self.pending_failure.take() {
+                    self.apply_failure(at, e);
+                }
+                return;
+            }
+        }
         match self.state {
             State::Finished => {}
             State::CloseSent | State::Closed => {
@@ -240,8 +255,9 @@ impl Connection {
                 match self.ping_sent_at {
                     Some(sent) if now >= sent + self.config.ping_timeout => {
                         // A silently dead peer: nothing arrived since the keepalive ping.
-                        self.events.push_back(Event::Error(ProtocolError::PingTimeout));
-                        self.queue_close(CloseCode::INTERNAL_ERROR, "keepalive ping timeout");
+                        let e = ProtocolError::PingTimeout;
+                        self.queue_close(e.close_code(), "keepalive ping timeout");
+                        self.events.push_back(Event::Error(e));
                         self.record_close(
                             CloseCode::ABNORMAL,
                             Utf8Bytes::from_static("keepalive ping timeout"),
@@ -264,7 +280,18 @@ impl Connection {
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            if let Some((e, at)) = self.pending_failure.take() {
+                self.apply_failure(at, e);
+            }
+        }
         self.events.pop_front()
+    }
+
+    /// Events waiting for [`poll_event`](Self::poll_event) (a driver pauses reading above a
+    /// bound of its choice).
+    pub fn pending_events(&self) -> usize {
+        self.events.len() + usize::from(self.pending_failure.is_some())
     }
 
     /// Moves the queued outgoing bytes to the end of `buf` (without copying when `buf` is
@@ -284,6 +311,9 @@ impl Connection {
 
     /// When the connection next needs [`handle_timeout`](Self::handle_timeout).
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if let Some((_, at)) = &self.pending_failure {
+            return Some(*at + self.config.close_timeout);
+        }
         match self.state {
             State::Finished => None,
             State::CloseSent | State::Closed => self.close_deadline,
@@ -492,6 +522,9 @@ impl Connection {
     /// The closing handshake is complete from this end: a server is done, a client waits for
     /// the server to close TCP (RFC 6455 §7.1.1).
     fn enter_closed(&mut self, now: Instant) {
+        if self.state == State::Finished {
+            return;
+        }
         match self.role {
             Role::Server => self.state = State::Finished,
             Role::Client => {
@@ -501,9 +534,23 @@ impl Connection {
         }
     }
 
-    /// RFC 6455 §7.1.7 "Fail the WebSocket Connection": send a close with the error's code and
-    /// stop reading.
+    /// RFC 6455 §7.1.7 "Fail the WebSocket Connection": stop reading, send a close with the
+    /// error's code. Messages that arrived intact before the fault are delivered first, and the
+    /// user may still answer them: the failure takes effect when they have been taken (bounded
+    /// by `close_timeout`), as a peer reading one frame at a time would have seen it.
     fn fail(&mut self, now: Instant, e: ProtocolError) {
+        self.rx_failed = true;
+        self.rx_frame = None;
+        self.rx_message = None;
+        let behind_messages = self.events.iter().any(|ev| matches!(ev, Event::Message(_)));
+        if behind_messages && self.state == State::Open {
+            self.pending_failure = Some((e, now));
+        } else {
+            self.apply_failure(now, e);
+        }
+    }
+
+    fn apply_failure(&mut self, now: Instant, e: ProtocolError) {
         let code = e.close_code();
         let reason = e.to_string();
         self.events.push_back(Event::Error(e));

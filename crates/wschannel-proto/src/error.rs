@@ -87,7 +87,8 @@ impl ProtocolError {
             | Extension(_) => CloseCode::PROTOCOL_ERROR,
             InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
             FrameTooLarge { .. } | MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
-            PingTimeout => CloseCode::POLICY_VIOLATION,
+            // As Python `websockets` does: the peer stopped answering, an unexpected condition.
+            PingTimeout => CloseCode::INTERNAL_ERROR,
         }
     }
 }

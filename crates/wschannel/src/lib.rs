@@ -1,1 +1,88 @@
-//! placeholder
+//! WebSocket (RFC 6455) channels for tokio: a client for `ws://` and `wss://` URLs, a server
+//! handshake over any accepted stream, and a [`Channel`] that is a `Stream` of received
+//! messages and a `Sink` of messages to send.
+//!
+//! It does: DNS, TCP and TLS (rustls with *ring*, webpki roots) for clients; the opening
+//! handshake both ways with subprotocol choice; answering pings and echoing the peer's close
+//! while you are not reading; keepalive pings and close timeouts; backpressure in both
+//! directions; errors that say whose fault they were.
+//!
+//! It does not: run an HTTP server or router (read the request with [`server::read_request`]
+//! and answer plain HTTP yourself), follow redirects, use proxies, compress
+//! (permessage-deflate is not negotiated yet), or own a listener loop.
+//!
+//! ```text
+//!                 application
+//!    Stream<Message> ▲   │ Sink<Message>
+//!                    │   ▼
+//!     Channel ── Arc<Mutex<Connection>> + wakers ── driver task (one per connection)
+//!                                                     │ owns the socket, reads, writes,
+//!                                                     │ runs the keepalive/close timer
+//!                                   bytes ▲   │ bytes, now
+//!                                         │   ▼
+//!                    wschannel-proto: sans-IO frames, masking, UTF-8, close, limits
+//! ```
+//!
+//! # Examples
+//!
+//! [`pair`] makes a connected client and server in memory, as a test would:
+//!
+//! ```
+//! use futures_util::{SinkExt, StreamExt};
+//! use wschannel::{pair, CloseCode, Config, Message};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), wschannel::Error> {
+//! let (mut client, mut server) = pair(Config::default());
+//!
+//! client.send(Message::text("Hello!")).await?;
+//! let msg = server.next().await.expect("a message")?;
+//! server.send(msg).await?;
+//! assert_eq!(client.next().await.transpose()?, Some(Message::text("Hello!")));
+//!
+//! client.close(CloseCode::NORMAL, "bye").await?;
+//! assert!(server.next().await.is_none()); // closing is not an error: the stream ends
+//! assert_eq!(server.close_code(), Some(CloseCode::NORMAL));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Over the network, [`connect`] a URL or [`accept`] a stream:
+//!
+//! ```no_run
+//! use futures_util::{SinkExt, StreamExt};
+//! use wschannel::Message;
+//!
+//! # async fn run() -> Result<(), wschannel::Error> {
+//! let mut ws = wschannel::connect("wss://example.com/chat").await?;
+//! ws.send(Message::text("Hello!")).await?;
+//! while let Some(msg) = ws.next().await {
+//!     println!("{:?}", msg?);
+//! }
+//! println!("closed with {:?}", ws.close_code());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Crate features
+//!
+//! None yet.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod channel;
+mod client;
+mod driver;
+pub mod error;
+pub mod server;
+pub mod tls;
+
+pub use channel::{pair, Channel, Receiver, Sender};
+pub use client::{connect, ClientBuilder};
+pub use error::{Error, HttpRejection, Stage};
+pub use server::{accept, accept_with, Reject};
+pub use wschannel_proto::handshake::Request;
+pub use wschannel_proto::{
+    CloseCode, CloseFrame, Config, ControlPayload, HandshakeError, Initiator, Message, OpCode,
+    ProtocolError, Role, UsageError, Utf8Bytes,
+};

@@ -303,3 +303,42 @@ fn role_masking_rules() {
     assert_eq!(out[1] & 0x80, 0x80);
     assert_eq!(q.client.role(), Role::Client);
 }
+
+#[test]
+fn messages_before_a_protocol_error_can_still_be_answered() {
+    // Autobahn 3.2: a valid message, then a frame with RSV bits, in one read. The message is
+    // delivered and can be echoed before the connection fails with 1002.
+    let mut p = Pair::new(Config::default());
+    p.client.send(Message::text("first")).unwrap();
+    let mut wire = BytesMut::new();
+    p.client.poll_transmit(&mut wire);
+    crate::frame::encode_frame(&mut wire, true, 0b010, OpCode::Text, Some([1, 2, 3, 4]), b"bad");
+    p.server.handle_read(p.now, &mut wire);
+    assert_eq!(p.server.poll_event(), Some(Event::Message(Message::text("first"))));
+    p.server.send(Message::text("first")).unwrap();
+    assert_eq!(p.server.poll_event(), Some(Event::Error(ProtocolError::ReservedBits(0b010))));
+    assert!(matches!(p.server.poll_event(), Some(Event::Closed(_))));
+    assert_eq!(p.server.state(), State::Finished);
+    // On the wire: the echo, then the close with 1002.
+    p.drive();
+    assert_eq!(p.client_messages(), vec![Message::text("first")]);
+    assert_eq!(p.client.close_info().unwrap().code, CloseCode::PROTOCOL_ERROR);
+}
+
+#[test]
+fn a_pending_failure_is_bounded_by_the_close_timeout() {
+    let mut p = Pair::new(Config::default().close_timeout(Duration::from_secs(2)));
+    p.client.send(Message::text("first")).unwrap();
+    let mut wire = BytesMut::new();
+    p.client.poll_transmit(&mut wire);
+    wire.extend_from_slice(&[0x83, 0x80, 0, 0, 0, 0]); // reserved opcode
+    p.server.handle_read(p.now, &mut wire);
+    // Nobody takes the message: the failure applies at the deadline anyway.
+    assert_eq!(p.server.poll_timeout(), Some(p.now + Duration::from_secs(2)));
+    p.server.handle_timeout(p.now + Duration::from_secs(2));
+    assert_eq!(p.server.state(), State::Finished);
+    assert!(p.server.buffered() > 0, "the close frame is queued");
+    let events: Vec<_> = std::iter::from_fn(|| p.server.poll_event()).collect();
+    assert!(matches!(events[0], Event::Message(_)));
+    assert_eq!(events[1], Event::Error(ProtocolError::ReservedOpcode(3)));
+}
