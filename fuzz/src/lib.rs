@@ -1,0 +1,183 @@
+//! Shared drivers for the fuzz targets.
+
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+
+use wschannel_proto::{CloseCode, Config, Connection, Event, Message, OpCode, Role, State};
+
+/// Feeds arbitrary bytes to a `Connection` in `role`, with a fake clock, and checks what must
+/// hold whatever the peer sends.
+///
+/// Input layout: `[flags, s0, s1, s2, s3, stream...]`. `s0..s3` are cycled through to cut
+/// `stream` into chunks (each byte picks a size, 1–32 bytes or 64–4096 bytes, and how far the
+/// fake clock moves before that chunk, 0–150 ms). `flags` bits:
+///
+/// - `0x01` small limits (frames of 200 bytes, messages of 600);
+/// - `0x02` keepalive every 50 ms with an 80 ms ping timeout;
+/// - `0x04` call `handle_timeout` after every chunk, due or not;
+/// - `0x08` the user closes after the first chunk;
+/// - `0x10` the user sends a text message and a ping after the first chunk;
+/// - `0x20` the stream ends with EOF (otherwise with a timeout far in the future);
+/// - `0x40` the user starts a fragmented text message after the first chunk and ends it at the
+///   end.
+///
+/// Checks: no panic; `handle_read` leaves less than one control frame (140 bytes) unconsumed;
+/// the bytes the connection queues on its own (pongs, close replies, keepalive pings) stay
+/// under `8 * input + 512`; at most one `Closed` event and no message after it; once
+/// `Finished`, nothing more is queued and no timer is armed.
+pub fn run_connection(role: Role, data: &[u8]) {
+    let [flags, s0, s1, s2, s3, ref stream @ ..] = *data else {
+        return;
+    };
+    let sizes = [s0, s1, s2, s3];
+    let mut config = Config::default().close_timeout(Duration::from_millis(100));
+    if flags & 0x01 != 0 {
+        config = config.max_frame_size(200).max_message_size(600);
+    }
+    if flags & 0x02 != 0 {
+        config = config
+            .ping_interval(Some(Duration::from_millis(50)))
+            .ping_timeout(Duration::from_millis(80));
+    }
+
+    let start = Instant::now();
+    let mut now = start;
+    let mut h = Harness::new(Connection::new(role, config, now));
+    let mut input = BytesMut::new();
+    let mut rest = stream;
+    let mut i = 0;
+    while !rest.is_empty() {
+        let s = sizes[i % 4];
+        let size = if s < 0xC0 { usize::from(s % 32) + 1 } else { usize::from(s - 0xBF) * 64 };
+        now += Duration::from_millis(u64::from(s >> 4) * 10);
+        let (piece, tail) = rest.split_at(size.min(rest.len()));
+        rest = tail;
+        h.fed += piece.len();
+        input.extend_from_slice(piece);
+        h.conn.handle_read(now, &mut input);
+        // The documented bound on what handle_read leaves behind: an incomplete header or
+        // control frame.
+        assert!(input.len() < 140, "{} bytes left unconsumed", input.len());
+        h.drain();
+
+        if h.conn.poll_timeout().is_some_and(|t| t <= now) || flags & 0x04 != 0 {
+            h.conn.handle_timeout(now);
+            h.drain();
+        }
+        if i == 0 {
+            h.user_commands(flags, now);
+        }
+        i += 1;
+    }
+    if flags & 0x40 != 0 {
+        h.user(|c| {
+            let _ = c.send_frame(OpCode::Continuation, "ment".as_bytes(), true);
+        });
+    }
+    if flags & 0x20 != 0 {
+        h.conn.handle_eof();
+        assert_eq!(h.conn.state(), State::Finished);
+    } else {
+        // Whatever timer is armed fires; a second, later one finishes a client's wait.
+        for later in [Duration::from_secs(10), Duration::from_secs(20)] {
+            h.conn.handle_timeout(now + later);
+            h.drain();
+        }
+    }
+    h.drain();
+    if h.conn.state() == State::Finished {
+        assert!(h.closed, "a finished connection reported how it closed");
+        assert!(h.conn.close_info().is_some());
+    }
+}
+
+struct Harness {
+    conn: Connection,
+    /// Input bytes fed so far.
+    fed: usize,
+    /// Bytes queued by user commands (not the peer's doing).
+    user_bytes: usize,
+    /// Bytes taken with poll_transmit.
+    out_bytes: usize,
+    closed: bool,
+    finished_at: Option<usize>,
+}
+
+impl Harness {
+    fn new(conn: Connection) -> Self {
+        Harness { conn, fed: 0, user_bytes: 0, out_bytes: 0, closed: false, finished_at: None }
+    }
+
+    /// Runs a user command, counting the bytes it queues as the user's.
+    fn user(&mut self, f: impl FnOnce(&mut Connection)) {
+        let before = self.conn.buffered();
+        f(&mut self.conn);
+        self.user_bytes += self.conn.buffered() - before;
+        self.drain();
+    }
+
+    fn user_commands(&mut self, flags: u8, now: Instant) {
+        if flags & 0x10 != 0 {
+            self.user(|c| {
+                let _ = c.send(Message::text("hi"));
+                let _ = c.send(Message::Ping("ka".try_into().expect("2 bytes")));
+            });
+        }
+        if flags & 0x40 != 0 {
+            self.user(|c| {
+                let _ = c.send_frame(OpCode::Text, "frag".as_bytes(), false);
+            });
+        }
+        if flags & 0x08 != 0 {
+            self.user(|c| {
+                let _ = c.close(now, CloseCode::NORMAL, "bye");
+            });
+        }
+    }
+
+    /// Takes every event and every queued byte, checking the invariants.
+    fn drain(&mut self) {
+        while let Some(event) = self.conn.poll_event() {
+            match event {
+                Event::Message(m) => {
+                    assert!(!self.closed, "message {m:?} after the Closed event");
+                    if let Message::Text(t) = &m {
+                        assert!(std::str::from_utf8(t.as_bytes()).is_ok());
+                    }
+                }
+                Event::Error(_) => {}
+                Event::Closed(_) => {
+                    assert!(!self.closed, "Closed reported twice");
+                    self.closed = true;
+                }
+            }
+        }
+        let mut out = BytesMut::new();
+        self.out_bytes += self.conn.poll_transmit(&mut out);
+        let own = self.out_bytes - self.user_bytes;
+        assert!(
+            own <= 8 * self.fed + 512,
+            "{own} bytes queued in answer to {} bytes of input",
+            self.fed
+        );
+        match self.finished_at {
+            Some(n) => assert_eq!(n, self.out_bytes, "bytes queued after Finished"),
+            None if self.conn.state() == State::Finished => {
+                assert_eq!(self.conn.poll_timeout(), None);
+                self.finished_at = Some(self.out_bytes);
+            }
+            None => {}
+        }
+    }
+}
+
+/// Head limits for the handshake targets: the low bit of `limits` picks tight limits (1 KiB,
+/// 8 headers, the smallest the setters allow) so the fuzzer reaches them, else the defaults.
+pub fn handshake_config(limits: u8) -> wschannel_proto::Config {
+    if limits & 1 != 0 {
+        wschannel_proto::Config::default().max_handshake_bytes(1024).max_headers(8)
+    } else {
+        wschannel_proto::Config::default()
+    }
+}
