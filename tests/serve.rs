@@ -182,3 +182,41 @@ async fn http_get(server: &Serve, path: &str) -> (u16, String) {
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     (status, body)
 }
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_closed_and_memory_stays_bounded() {
+    let server = Serve::start(&["--idle-timeout", "1s", "--write-buffer", "65536"]).await;
+    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    // Send 128 MiB of echo requests and never read the echoes: the server's writes back up,
+    // it gives up on us after the idle timeout and discards what we still send.
+    let chunk = Message::binary(vec![7u8; 64 << 10]);
+    let mut sent = 0usize;
+    while sent < (128 << 20) {
+        match timeout(Duration::from_secs(3), ws.send(chunk.clone())).await {
+            Ok(Ok(())) => sent += 64 << 10,
+            // Our buffers are full (the server stopped reading) or it closed on us.
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+    // The server gives up on us: the connection is closed and counted.
+    let closed = timeout(T, async {
+        loop {
+            let (_, m) = http_get(&server, "/metrics").await;
+            if m.contains("wschannel_connections_open 0")
+                && m.contains("wschannel_close_codes_total{")
+            {
+                break m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    closed.await.expect("the server closed the connection of a client that does not read");
+    let pid = server.child.id().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let peak_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    assert!(peak_kib < 64 << 10, "server peak RSS {peak_kib} KiB after {sent} bytes were sent");
+}
