@@ -100,6 +100,13 @@ pub struct ConnectArgs {
     /// message that arrives, close with 1000 and exit.
     #[arg(short = '1', long)]
     pub one_message: bool,
+    /// After stdin ends, close once the server is quiet this long.
+    ///
+    /// After the end of stdin, keep printing what arrives and close (1000) once nothing has
+    /// arrived for this long, so the replies to the last lines are not cut off. 0 closes at
+    /// once. A server that never goes quiet keeps the connection open.
+    #[arg(long, default_value = "500ms", value_name = "TIME", value_parser = humantime::parse_duration)]
+    pub linger: Duration,
     /// Add a request header (repeatable).
     #[arg(short = 'H', long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
     pub headers: Vec<(String, String)>,
@@ -161,8 +168,9 @@ to send a message that starts with /.
 
 Otherwise (stdin or stdout is not a terminal) it is a pipe: each stdin line
 is one message, each incoming message one stdout line (binary as raw bytes,
-or base64 with --base64). At the end of stdin it closes with 1000 and waits
-for the server's close; it exits when the server closes.
+or base64 with --base64). After the end of stdin, once the server has been
+quiet for --linger, it closes with 1000 and waits for the server's close;
+it exits when the server closes.
 
 Exit codes:
   0  closed (by either side, with a close frame), or stdout was closed

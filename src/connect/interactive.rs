@@ -14,9 +14,7 @@ use rustyline::error::ReadlineError;
 use tokio::sync::mpsc;
 use wschannel::{Channel, CloseCode, CloseFrame, ControlPayload, Message};
 
-use super::{
-    code, hex_preview, runtime_failure, save_binary, Ending, Failure, CLOSE_BACKSTOP,
-};
+use super::{hex_preview, runtime_failure, save_binary, Ending, CLOSE_BACKSTOP};
 use crate::args::ConnectArgs;
 
 const PROMPT: &str = "> ";
@@ -46,14 +44,26 @@ enum Next {
     Stop,
 }
 
+/// The line editor and its printer, made before connecting so that a terminal rustyline
+/// cannot drive (`TERM=dumb`) falls back to the pipe mode.
+pub struct Prompt {
+    editor: rustyline::DefaultEditor,
+    printer: Box<dyn rustyline::ExternalPrinter + Send>,
+}
+
+impl Prompt {
+    /// `None` when the terminal cannot do line editing.
+    pub fn new() -> Option<Prompt> {
+        let config = rustyline::Config::builder().auto_add_history(true).build();
+        let mut editor = rustyline::DefaultEditor::with_config(config).ok()?;
+        let printer = editor.create_external_printer().ok()?;
+        Some(Prompt { editor, printer: Box::new(printer) })
+    }
+}
+
 /// Runs the prompt until the connection closes.
-pub async fn run(ws: Channel, args: &ConnectArgs) -> Result<()> {
-    let config = rustyline::Config::builder().auto_add_history(true).build();
-    let mut editor = rustyline::DefaultEditor::with_config(config)
-        .map_err(|e| Failure::new(code::OTHER, format!("cannot use the terminal: {e}")))?;
-    let printer = editor
-        .create_external_printer()
-        .map_err(|e| Failure::new(code::OTHER, format!("cannot use the terminal: {e}")))?;
+pub async fn run(prompt: Prompt, ws: Channel, args: &ConnectArgs) -> Result<()> {
+    let Prompt { editor, printer } = prompt;
     let mut out = Output { printer };
     let terminal = Terminal::save();
 
@@ -279,11 +289,11 @@ fn prompt_loop(mut editor: rustyline::DefaultEditor, inputs: mpsc::Sender<Input>
 }
 
 /// Prints above the prompt.
-struct Output<P> {
-    printer: P,
+struct Output {
+    printer: Box<dyn rustyline::ExternalPrinter + Send>,
 }
 
-impl<P: rustyline::ExternalPrinter> Output<P> {
+impl Output {
     fn line(&mut self, text: &str) {
         if self.printer.print(format!("{text}\n")).is_err() {
             let _ = writeln!(io::stdout(), "{text}");

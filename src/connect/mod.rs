@@ -64,8 +64,8 @@ pub fn exit_code(e: &anyhow::Error) -> ExitCode {
     ExitCode::from(e.downcast_ref::<Failure>().map_or(code::OTHER, |f| f.code))
 }
 
-/// Connects, then runs the interactive mode when stdin and stdout are terminals (and not
-/// `--one-message`), the pipe mode otherwise.
+/// Connects, then runs the interactive mode when stdin and stdout are terminals that
+/// rustyline can drive (and not `--one-message`), the pipe mode otherwise.
 pub async fn run(args: ConnectArgs) -> Result<()> {
     let builder = client(&args)?;
     if let Some(dir) = &args.save_binary {
@@ -73,13 +73,13 @@ pub async fn run(args: ConnectArgs) -> Result<()> {
             Failure::new(code::USAGE, format!("cannot create --save-binary {}: {e}", dir.display()))
         })?;
     }
+    let on_terminal = !args.one_message && io::stdin().is_terminal() && io::stdout().is_terminal();
+    // A terminal rustyline cannot drive (TERM=dumb) gets the pipe mode.
+    let prompt = if on_terminal { interactive::Prompt::new() } else { None };
     let ws = builder.connect(&args.url).await.map_err(|e| connect_failure(&args, e))?;
-    let interactive =
-        !args.one_message && io::stdin().is_terminal() && io::stdout().is_terminal();
-    if interactive {
-        interactive::run(ws, &args).await
-    } else {
-        pipe::run(ws, &args).await
+    match prompt {
+        Some(prompt) => interactive::run(prompt, ws, &args).await,
+        None => pipe::run(ws, &args).await,
     }
 }
 
@@ -110,7 +110,10 @@ fn client(args: &ConnectArgs) -> Result<ClientBuilder, Failure> {
         b = b.root_certificates_pem(&pem).map_err(|e| {
             Failure::new(
                 code::USAGE,
-                format!("--ca-cert {}: {e}; give a PEM file with CERTIFICATE blocks", path.display()),
+                format!(
+                    "--ca-cert {}: {e}; give a PEM file with CERTIFICATE blocks",
+                    path.display()
+                ),
             )
         })?;
     }
@@ -182,7 +185,7 @@ fn connect_failure(args: &ConnectArgs, e: Error) -> Failure {
                     Some(to) => format!("it redirects to {to}; connect to that URL"),
                     None => "it redirects; check the URL".to_owned(),
                 },
-                400 | 426 => "it does not take a WebSocket upgrade on this path".to_owned(),
+                426 => "it wants another protocol version; see its answer below".to_owned(),
                 401 | 403 => {
                     "check your credentials (-H 'Authorization: ...'), --origin and --subprotocol"
                         .to_owned()

@@ -1,47 +1,53 @@
 //! Pipe mode: stdin lines out as messages, messages in as stdout lines.
 
 use std::io::{self, BufRead, Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use base64::Engine as _;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{mpsc, Notify};
+use tokio::time::Instant;
 use wschannel::{Channel, CloseCode, Message, Sender};
 
 use super::{code, runtime_failure, save_binary, Ending, Failure, CLOSE_BACKSTOP};
 use crate::args::ConnectArgs;
 
-/// Runs until the connection closes. At the end of stdin it closes with 1000 (with
-/// `--one-message`, once the first message arrived) and waits for the server's close.
+/// Runs until the connection closes. After the end of stdin, once the server has been quiet
+/// for `--linger` (with `--one-message`: once the first message arrived), it closes with 1000
+/// and waits for the server's close.
 pub async fn run(ws: Channel, args: &ConnectArgs) -> Result<()> {
     let (tx, mut rx) = ws.split();
     let lines = read_stdin(args.one_message);
-    let close_now = Arc::new(Notify::new());
-    let mut sender = tokio::spawn(send_lines(tx, lines, close_now.clone(), Input::from(args)));
-    let mut send_result: Option<Result<(), Failure>> = None;
+    let signals = Arc::new(Signals::default());
+    tokio::spawn(send_lines(tx, lines, signals.clone(), Input::from(args)));
     let mut failure = None;
     let mut stdout_gone = false;
-    let mut closing_since = None;
+    let mut eof_at: Option<Instant> = None;
+    let mut last_rx = Instant::now();
+    let mut closing_since: Option<Instant> = None;
     let mut saved = 0u64;
+    let mut printed = 0u64;
 
     loop {
-        let backstop = async {
-            match closing_since {
-                Some(since) => tokio::time::sleep_until(since + CLOSE_BACKSTOP).await,
-                None => std::future::pending().await,
+        // After the end of stdin, close once the server has been quiet for --linger, so
+        // the replies to the last lines are not cut off; then wait (bounded) for its close.
+        let timer = async {
+            match (closing_since, eof_at) {
+                (Some(since), _) => tokio::time::sleep_until(since + CLOSE_BACKSTOP).await,
+                (None, Some(eof)) if !args.one_message => {
+                    tokio::time::sleep_until(eof.max(last_rx) + args.linger).await
+                }
+                _ => std::future::pending().await,
             }
         };
         tokio::select! {
-            joined = &mut sender, if send_result.is_none() => {
-                let result = joined.unwrap_or_else(|e| {
-                    Err(Failure::new(code::OTHER, format!("the stdin task failed: {e}")))
-                });
-                send_result = Some(result);
-                closing_since.get_or_insert_with(tokio::time::Instant::now);
+            () = signals.eof.notified(), if eof_at.is_none() => {
+                eof_at = Some(Instant::now());
             }
             item = rx.next() => match item {
                 Some(Ok(msg)) => {
+                    last_rx = Instant::now();
                     let data = match msg {
                         Message::Text(t) => t.into_bytes(),
                         Message::Binary(b) => {
@@ -60,24 +66,29 @@ pub async fn run(ws: Channel, args: &ConnectArgs) -> Result<()> {
                         // Pings are answered by the library; pongs answer our keepalive.
                         _ => continue,
                     };
-                    if !stdout_gone {
+                    // With --one-message only the first message is printed.
+                    let one_done = args.one_message && printed > 0;
+                    if !stdout_gone && !one_done {
+                        printed += 1;
                         match write_line(&data) {
                             Ok(()) => {}
                             // A reader that went away (`| head -1`) is not a failure: close
                             // politely and exit 0.
                             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                                 stdout_gone = true;
-                                close_now.notify_one();
+                                signals.close_now.notify_one();
+                                closing_since.get_or_insert_with(Instant::now);
                             }
                             Err(e) => {
                                 failure.get_or_insert(Failure::new(code::OTHER, format!("cannot write to stdout: {e}")));
-                                close_now.notify_one();
+                                signals.close_now.notify_one();
+                                closing_since.get_or_insert_with(Instant::now);
                             }
                         }
                     }
                     if args.one_message {
-                        close_now.notify_one();
-                        closing_since.get_or_insert_with(tokio::time::Instant::now);
+                        signals.close_now.notify_one();
+                        closing_since.get_or_insert_with(Instant::now);
                     }
                 }
                 Some(Err(e)) => {
@@ -85,8 +96,12 @@ pub async fn run(ws: Channel, args: &ConnectArgs) -> Result<()> {
                 }
                 None => break,
             },
-            () = backstop => {
-                break;
+            () = timer => {
+                if closing_since.is_some() {
+                    break;
+                }
+                signals.close_now.notify_one();
+                closing_since = Some(Instant::now());
             }
         }
     }
@@ -96,7 +111,7 @@ pub async fn run(ws: Channel, args: &ConnectArgs) -> Result<()> {
     if let Some(f) = failure {
         return Err(f.into());
     }
-    if let Some(Err(f)) = send_result {
+    if let Some(f) = signals.take_failure() {
         return Err(f.into());
     }
     let we_closed = rx.close_initiator() == Some(wschannel::Initiator::Local);
@@ -115,17 +130,39 @@ pub async fn run(ws: Channel, args: &ConnectArgs) -> Result<()> {
     Ok(())
 }
 
+/// Between the stdin task and the connection loop.
+#[derive(Default)]
+struct Signals {
+    /// The stdin task reached the end of stdin.
+    eof: Notify,
+    /// The loop wants the close started.
+    close_now: Notify,
+    /// Why the stdin task stopped early.
+    failure: Mutex<Option<Failure>>,
+}
+
+impl Signals {
+    fn fail(&self, f: Failure) {
+        if let Ok(mut slot) = self.failure.lock() {
+            slot.get_or_insert(f);
+        }
+    }
+
+    fn take_failure(&self) -> Option<Failure> {
+        self.failure.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
 /// How stdin lines become messages.
 #[derive(Clone, Copy)]
 struct Input {
     binary: bool,
     base64: bool,
-    one_message: bool,
 }
 
 impl From<&ConnectArgs> for Input {
     fn from(args: &ConnectArgs) -> Self {
-        Input { binary: args.binary, base64: args.base64, one_message: args.one_message }
+        Input { binary: args.binary, base64: args.base64 }
     }
 }
 
@@ -133,7 +170,10 @@ impl Input {
     fn message(self, n: u64, line: Vec<u8>) -> Result<Message, Failure> {
         if !self.binary {
             return String::from_utf8(line).map(Message::text).map_err(|_| {
-                Failure::new(code::OTHER, format!("stdin line {n} is not UTF-8 text: send it with --binary"))
+                Failure::new(
+                    code::OTHER,
+                    format!("stdin line {n} is not UTF-8 text: send it with --binary"),
+                )
             });
         }
         if self.base64 {
@@ -147,51 +187,48 @@ impl Input {
     }
 }
 
-/// Sends each stdin line; at the end of stdin (or when told) closes with 1000 and waits for
-/// the driver to finish (the library bounds that wait).
+/// Sends each stdin line; at the end of stdin says so and waits to be told to close; on bad
+/// input closes at once. Closing waits for the driver to finish (the library bounds that).
 async fn send_lines(
     mut tx: Sender,
     mut lines: mpsc::Receiver<io::Result<Vec<u8>>>,
-    close_now: Arc<Notify>,
+    signals: Arc<Signals>,
     input: Input,
-) -> Result<(), Failure> {
+) {
     let mut n = 0;
-    let mut result = Ok(());
     loop {
         let line = tokio::select! {
             biased;
-            () = close_now.notified() => break,
+            () = signals.close_now.notified() => break,
             line = lines.recv() => line,
         };
         let line = match line {
             Some(Ok(line)) => line,
             Some(Err(e)) => {
-                result = Err(Failure::new(code::OTHER, format!("cannot read stdin: {e}")));
+                signals.fail(Failure::new(code::OTHER, format!("cannot read stdin: {e}")));
                 break;
             }
-            None if input.one_message => {
-                // Wait for the reply before closing.
-                close_now.notified().await;
+            None => {
+                signals.eof.notify_one();
+                signals.close_now.notified().await;
                 break;
             }
-            None => break,
         };
         n += 1;
         let msg = match input.message(n, line) {
             Ok(msg) => msg,
             Err(f) => {
-                result = Err(f);
+                signals.fail(f);
                 break;
             }
         };
         // `Closed`: the server closed first; the receiving side reports how.
         if tx.send(msg).await.is_err() {
-            return Ok(());
+            return;
         }
     }
     // RFC 6455 §7.1.2: start the closing handshake; the reply ends the receiving stream.
     let _ = tx.close(CloseCode::NORMAL, "").await;
-    result
 }
 
 /// Reads stdin on its own thread (a blocking read cannot be cancelled, so it must not hold up
@@ -266,9 +303,9 @@ mod tests {
 
     #[test]
     fn text_lines_must_be_utf8() {
-        let text = Input { binary: false, base64: false, one_message: false };
+        let text = Input { binary: false, base64: false };
         assert!(text.message(1, b"\xff".to_vec()).is_err());
-        let b64 = Input { binary: true, base64: true, one_message: false };
+        let b64 = Input { binary: true, base64: true };
         assert_eq!(b64.message(1, b"aGk=".to_vec()).unwrap(), Message::binary(&b"hi"[..]));
     }
 }
