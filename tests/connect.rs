@@ -2,6 +2,7 @@
 //! `websockets`, interactive mode through a pseudo-terminal, and the exit code of each stage
 //! that can fail.
 
+#[allow(dead_code)] // each test binary uses part of the helpers
 mod common;
 
 use std::process::{Output, Stdio};
