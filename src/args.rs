@@ -18,12 +18,15 @@ const EXAMPLES: &str = "\
 Examples:
   wschannel serve                          echo server on 127.0.0.1:8080
   wschannel serve --listen 0.0.0.0:9001    listen on every interface, port 9001
-  wschannel serve --tls-self-signed        wss:// and https:// with a throwaway cert";
+  wschannel serve --tls-self-signed        wss:// and https://, throwaway cert
+  wschannel connect ws://127.0.0.1:8080/   talk to it from the terminal";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the echo server (with a browser test page at /).
     Serve(ServeArgs),
+    /// Connect to a server: a prompt on a terminal, else a pipe.
+    Connect(ConnectArgs),
 }
 
 /// `wschannel serve`.
@@ -71,4 +74,131 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long connections get to finish closing.
     #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
     pub grace_period: Duration,
+}
+
+/// `wschannel connect`.
+#[derive(Debug, Args)]
+#[command(after_long_help = CONNECT_HELP)]
+pub struct ConnectArgs {
+    /// The server's ws:// or wss:// URL.
+    pub url: String,
+    /// Send stdin lines as text (the default).
+    #[arg(long, conflicts_with = "binary")]
+    pub text: bool,
+    /// Send stdin lines as binary messages.
+    #[arg(long)]
+    pub binary: bool,
+    /// Binary as base64, in and out.
+    ///
+    /// Print incoming binary messages as base64, and with --binary decode each stdin line
+    /// from base64.
+    #[arg(long)]
+    pub base64: bool,
+    /// Send all of stdin, print one reply, exit.
+    ///
+    /// Send all of stdin as one message (less one trailing newline), print the first
+    /// message that arrives, close with 1000 and exit.
+    #[arg(short = '1', long)]
+    pub one_message: bool,
+    /// After stdin ends, close once the server is quiet this long.
+    ///
+    /// After the end of stdin, keep printing what arrives and close (1000) once nothing has
+    /// arrived for this long, so the replies to the last lines are not cut off. 0 closes at
+    /// once. A server that never goes quiet keeps the connection open.
+    #[arg(long, default_value = "500ms", value_name = "TIME", value_parser = humantime::parse_duration)]
+    pub linger: Duration,
+    /// Add a request header (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME:VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+    /// Offer a subprotocol (repeatable).
+    ///
+    /// Offer a subprotocol; repeat it to offer several, in order of preference.
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    pub subprotocols: Vec<String>,
+    /// Send this Origin header.
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+    /// Time allowed to connect.
+    ///
+    /// Time allowed for DNS, TCP, TLS and the upgrade together (10s, 500ms, 1m).
+    #[arg(long, default_value = "10s", value_name = "TIME", value_parser = humantime::parse_duration)]
+    pub connect_timeout: Duration,
+    /// Keepalive: ping after TIME idle (off).
+    ///
+    /// Send a ping after this long without traffic from the server; off by default.
+    #[arg(long, value_name = "TIME", value_parser = humantime::parse_duration)]
+    pub ping_interval: Option<Duration>,
+    /// Give up on an unanswered ping.
+    ///
+    /// With --ping-interval: end with exit code 8 when a ping gets no answer in this time.
+    #[arg(long, default_value = "20s", value_name = "TIME", value_parser = humantime::parse_duration)]
+    pub ping_timeout: Duration,
+    /// Trust these CA certificates (wss://).
+    ///
+    /// Trust the certificates in this PEM file for wss://, besides the built-in roots: for
+    /// your own CA or a self-signed server.
+    #[arg(long, value_name = "PEM")]
+    pub ca_cert: Option<PathBuf>,
+    /// Skip certificate checks (testing only).
+    ///
+    /// Accept any certificate for wss://: still encrypted, but anyone on the path can
+    /// pretend to be the server.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Largest incoming message.
+    ///
+    /// Largest incoming message, in bytes; a bigger one ends the connection (1009, exit 7).
+    #[arg(long, default_value_t = 64 << 20, value_name = "BYTES")]
+    pub max_message_size: usize,
+    /// Save incoming binary messages in DIR.
+    ///
+    /// Write each incoming binary message to DIR/binary-NNNN.EXT (EXT from its first
+    /// bytes: png, jpg, gif, webp, pdf, gz, zip, else bin), so an image can be opened.
+    #[arg(long, value_name = "DIR")]
+    pub save_binary: Option<PathBuf>,
+}
+
+const CONNECT_HELP: &str = "\
+On a terminal, connect is interactive: type a line and Enter sends it as
+text. Incoming text is shown as `< text`, binary as `< [binary N bytes]`
+and a hex preview, and the close code and reason when the connection ends.
+Commands: /binary PATH, /ping [TEXT] (shows the round-trip time),
+/close [CODE] [REASON], /quit (or Ctrl-D), /help. Start a line with //
+to send a message that starts with /.
+
+Otherwise (stdin or stdout is not a terminal) it is a pipe: each stdin line
+is one message, each incoming message one stdout line (binary as raw bytes,
+or base64 with --base64). After the end of stdin, once the server has been
+quiet for --linger, it closes with 1000 and waits for the server's close;
+it exits when the server closes.
+
+Exit codes:
+  0  closed (by either side, with a close frame), or stdout was closed
+  1  other failure (reading a file or stdin, writing stdout)
+  2  bad command line, URL or --ca-cert file
+  3  DNS: the host name did not resolve
+  4  TCP: connection refused, network unreachable or timed out
+  5  TLS: handshake failed (untrusted certificate, not a TLS server)
+  6  HTTP: the server refused the upgrade (status and body are printed)
+  7  protocol: a bad handshake answer, or the server broke RFC 6455
+  8  abnormal close: the connection dropped without a close frame (1006)
+     or a keepalive ping went unanswered
+
+Examples:
+  wschannel connect ws://127.0.0.1:8080/
+  echo hello | wschannel connect ws://127.0.0.1:8080/
+  wschannel connect -1 wss://example.com/api < request.json
+  wschannel connect --subprotocol chat -H 'Authorization: Bearer t0k3n' URL
+  wschannel connect --ca-cert ca.pem wss://localhost:8443/
+  wschannel connect --save-binary /tmp/in ws://127.0.0.1:8080/";
+
+/// `-H 'Name: value'` into a header pair.
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    let (name, value) =
+        s.split_once(':').ok_or_else(|| format!("{s:?} has no ':'; write it as NAME:VALUE"))?;
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(format!("{s:?} has an empty header name; write it as NAME:VALUE"));
+    }
+    Ok((name.to_owned(), value.trim().to_owned()))
 }

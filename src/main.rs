@@ -1,6 +1,7 @@
 //! `wschannel`: a WebSocket echo server (`serve`) and client (`connect`).
 
 mod args;
+mod connect;
 mod serve;
 
 use std::process::ExitCode;
@@ -28,13 +29,14 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Connect(args) => connect::run(args).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("wschannel: {e:#}");
-            ExitCode::FAILURE
+            connect::exit_code(&e)
         }
     }
 }
