@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 /// WebSocket echo server and client.
 #[derive(Debug, Parser)]
-#[command(name = "wschannel", version, about, after_help = EXAMPLES)]
+#[command(name = "wschannel", version, about, after_help = EXAMPLES, term_width = 79)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -100,7 +100,7 @@ pub struct ConnectArgs {
     /// message that arrives, close with 1000 and exit.
     #[arg(short = '1', long)]
     pub one_message: bool,
-    /// After stdin ends, close once the server is quiet this long.
+    /// Quiet time before closing at the end of stdin.
     ///
     /// After the end of stdin, keep printing what arrives and close (1000) once nothing has
     /// arrived for this long, so the replies to the last lines are not cut off. 0 closes at
