@@ -248,8 +248,12 @@ where
                 // Read backpressure: undelivered messages, or a peer that makes us queue
                 // replies (pongs, RFC 6455 §5.5.2) faster than it reads them. The user's own
                 // sends do not count: two peers sending bulk data at once must both keep reading.
-                let read_paused = inner.pending_items() >= MAX_PENDING_ITEMS
-                    || self.owed > self.shared.config.write_buffer_size;
+                // Once the closing handshake is over the connection discards input, so a client
+                // keeps reading to see the server's EOF (RFC 6455 §7.1.1) however much is unread.
+                let accepts_input = matches!(inner.conn.state(), State::Open | State::CloseSent);
+                let read_paused = accepts_input
+                    && (inner.pending_items() >= MAX_PENDING_ITEMS
+                        || self.owed > self.shared.config.write_buffer_size);
                 (finished, read_paused, inner.conn.poll_timeout())
             };
 

@@ -313,3 +313,25 @@ async fn a_ping_flood_from_a_peer_that_never_reads_is_bounded() {
     assert!(pended, "the driver kept answering pings nobody reads");
     drop(ch);
 }
+
+#[tokio::test(start_paused = true)]
+async fn client_sees_the_server_eof_even_with_unread_messages() {
+    // Regression: with more unread messages than the read-backpressure bound, a client whose
+    // closing handshake was over stopped reading, missed the server's EOF and waited for the
+    // close timeout instead.
+    let config = Config::default().close_timeout(Duration::from_secs(60));
+    let (ch, mut peer) = setup(Role::Client, config);
+    let mut burst = Vec::new();
+    for _ in 0..40 {
+        burst.extend(peer.encode(true, 0x1, b"unread"));
+    }
+    burst.extend(peer.encode(true, 0x8, &close_payload(1000, "")));
+    peer.write_raw(&burst).await;
+    let echo = peer.recv().await.unwrap();
+    assert_eq!(echo.close_code(), Some(1000));
+    // The server closes TCP (its write side); the client must notice without being read.
+    tokio::io::AsyncWriteExt::shutdown(&mut peer.io).await.unwrap();
+    let (mut tx, _rx) = ch.split();
+    let done = tokio::time::timeout(Duration::from_secs(30), tx.close(CloseCode::NORMAL, "")).await;
+    assert!(matches!(done, Ok(Ok(()))), "driver did not finish at EOF: {done:?}");
+}
