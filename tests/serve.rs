@@ -171,9 +171,35 @@ async fn headless_chromium_uses_the_page() {
     assert!(shot.exists(), "screenshot {} was not written", shot.display());
 }
 
+#[tokio::test]
+async fn handshake_failures_are_answered_and_counted_by_reason() {
+    let server = Serve::start(&[]).await;
+    let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let (status, body) = http_request(
+        &server,
+        &format!("GET / HTTP/1.1\r\nHost: x\r\n{upgrade}Sec-WebSocket-Version: 8\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(status, 426, "{body}");
+    let (status, _) = http_request(&server, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n").await;
+    assert_eq!(status, 400, "no Sec-WebSocket-Key");
+    let (_, metrics) = http_get(&server, "/metrics").await;
+    for line in [
+        "wschannel_handshake_failures_total{reason=\"unsupported_version\"} 1",
+        "wschannel_handshake_failures_total{reason=\"bad_handshake\"} 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in:\n{metrics}");
+    }
+}
+
 async fn http_get(server: &Serve, path: &str) -> (u16, String) {
+    http_request(server, &format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr)).await
+}
+
+/// Sends `req` as is and reads the whole response.
+async fn http_request(server: &Serve, req: &str) -> (u16, String) {
     let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr);
     tcp.write_all(req.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     timeout(T, tcp.read_to_end(&mut raw)).await.unwrap().unwrap();

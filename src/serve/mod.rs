@@ -157,7 +157,14 @@ impl Server {
             {
                 Ok(ws) => ws,
                 Err(e) => {
-                    self.metrics.handshake_failed("bad_handshake");
+                    let reason = match &e {
+                        wschannel::Error::Handshake(h) if h.status() == 426 => {
+                            "unsupported_version"
+                        }
+                        wschannel::Error::Handshake(_) => "bad_handshake",
+                        _ => "io",
+                    };
+                    self.metrics.handshake_failed(reason);
                     tracing::debug!(%peer, error = %e, "handshake failed");
                     return;
                 }
