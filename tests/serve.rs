@@ -87,31 +87,26 @@ async fn page_health_metrics_and_404() {
     for _ in 0..2 {
         timeout(T, ws.next()).await.unwrap().unwrap().unwrap();
     }
-    let (_, metrics) = http_get(&server, "/metrics").await;
-    for line in [
-        "wschannel_connections_open 1",
-        "wschannel_connections_total 1",
-        "wschannel_messages_received_total{type=\"text\"} 1",
-        "wschannel_messages_received_total{type=\"binary\"} 1",
-        "wschannel_bytes_sent_total{type=\"text\"} 3",
-        "wschannel_bytes_sent_total{type=\"binary\"} 10",
-    ] {
-        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in:\n{metrics}");
-    }
+    // Counted as the echo is queued, which can be a moment after it was written: poll.
+    metrics_eventually(
+        &server,
+        &[
+            "wschannel_connections_open 1",
+            "wschannel_connections_total 1",
+            "wschannel_messages_received_total{type=\"text\"} 1",
+            "wschannel_messages_received_total{type=\"binary\"} 1",
+            "wschannel_bytes_sent_total{type=\"text\"} 3",
+            "wschannel_bytes_sent_total{type=\"binary\"} 10",
+        ],
+    )
+    .await;
     timeout(T, ws.close(CloseCode::new(4000).unwrap(), "")).await.unwrap().unwrap();
     // The server records the close after its side finished: poll until it shows.
-    let seen = timeout(T, async {
-        loop {
-            let (_, m) = http_get(&server, "/metrics").await;
-            if m.contains("wschannel_close_codes_total{code=\"4000\"} 1")
-                && m.contains("wschannel_connections_open 0")
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
-    seen.await.expect("metrics show the close code 4000 and no open connection");
+    metrics_eventually(
+        &server,
+        &["wschannel_close_codes_total{code=\"4000\"} 1", "wschannel_connections_open 0"],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -184,13 +179,31 @@ async fn handshake_failures_are_answered_and_counted_by_reason() {
     assert_eq!(status, 426, "{body}");
     let (status, _) = http_request(&server, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n").await;
     assert_eq!(status, 400, "no Sec-WebSocket-Key");
-    let (_, metrics) = http_get(&server, "/metrics").await;
-    for line in [
-        "wschannel_handshake_failures_total{reason=\"unsupported_version\"} 1",
-        "wschannel_handshake_failures_total{reason=\"bad_handshake\"} 1",
-    ] {
-        assert!(metrics.lines().any(|l| l == line), "missing {line:?} in:\n{metrics}");
-    }
+    // The server counts a failure after answering it: wait until the counters show both.
+    metrics_eventually(
+        &server,
+        &[
+            "wschannel_handshake_failures_total{reason=\"unsupported_version\"} 1",
+            "wschannel_handshake_failures_total{reason=\"bad_handshake\"} 1",
+        ],
+    )
+    .await;
+}
+
+/// Polls `/metrics` until every line in `lines` is present (bounded by `T`).
+async fn metrics_eventually(server: &Serve, lines: &[&str]) {
+    let mut last = String::new();
+    let seen = timeout(T, async {
+        loop {
+            last = http_get(server, "/metrics").await.1;
+            if lines.iter().all(|want| last.lines().any(|l| l == *want)) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(seen.is_ok(), "metrics never showed {lines:?}; last:\n{last}");
 }
 
 async fn http_get(server: &Serve, path: &str) -> (u16, String) {
