@@ -17,8 +17,8 @@ use common::{peer_python, repo_root, Serve};
 
 const T: Duration = Duration::from_secs(30);
 
-/// Runs `wschannel connect ARGS` with `stdin` and waits (bounded) for it to exit.
-async fn connect(args: &[&str], stdin: &[u8]) -> Output {
+/// Starts `wschannel connect ARGS` with piped stdio; stdin stays open until the handle drops.
+fn spawn_connect(args: &[&str]) -> (tokio::process::Child, tokio::process::ChildStdin) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wschannel"))
         .arg("connect")
         .args(args)
@@ -28,7 +28,13 @@ async fn connect(args: &[&str], stdin: &[u8]) -> Output {
         .kill_on_drop(true)
         .spawn()
         .expect("start wschannel connect");
-    let mut input = child.stdin.take().expect("piped stdin");
+    let stdin = child.stdin.take().expect("piped stdin");
+    (child, stdin)
+}
+
+/// Runs `wschannel connect ARGS` with `stdin` and waits (bounded) for it to exit.
+async fn connect(args: &[&str], stdin: &[u8]) -> Output {
+    let (child, mut input) = spawn_connect(args);
     let stdin = stdin.to_vec();
     tokio::spawn(async move {
         let _ = input.write_all(&stdin).await;
@@ -179,15 +185,7 @@ async fn pipe_against_python_websockets() {
 async fn server_close_ends_the_pipe_with_its_code_shown() {
     let mut py = PyServer::start().await;
     // stdin stays open: the server's close alone must end the run.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wschannel"))
-        .args(["connect", "--subprotocol", "chat", &py.url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (child, mut stdin) = spawn_connect(&["--subprotocol", "chat", &py.url]);
     stdin.write_all(b"close-me 4001 server says bye\n").await.unwrap();
     let out = timeout(T, child.wait_with_output()).await.unwrap().unwrap();
     drop(stdin);
@@ -199,22 +197,14 @@ async fn server_close_ends_the_pipe_with_its_code_shown() {
 #[tokio::test]
 async fn broken_stdout_pipe_exits_0() {
     let server = Serve::start(&[]).await;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wschannel"))
-        .args(["connect", &server.ws_url])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, mut stdin) = spawn_connect(&[&server.ws_url]);
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     stdin.write_all(b"first\n").await.unwrap();
     let mut line = String::new();
     timeout(T, stdout.read_line(&mut line)).await.unwrap().unwrap();
     assert_eq!(line, "first\n");
-    drop(stdout); // as `| head -1` does
-                  // Keep sending until the next write to stdout fails; stdin stays open.
+    // Close stdout as `| head -1` does, and keep sending until the next write to it fails.
+    drop(stdout);
     let feed = tokio::spawn(async move {
         for _ in 0..1000 {
             if stdin.write_all(b"more\n").await.is_err() {
@@ -326,15 +316,7 @@ asyncio.run(main())
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = timeout(T, lines.next_line()).await.unwrap().unwrap().unwrap();
     let port = first.strip_prefix("PORT ").unwrap().to_owned();
-    let mut cli = Command::new(env!("CARGO_BIN_EXE_wschannel"))
-        .args(["connect", &format!("ws://127.0.0.1:{port}/")])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdin = cli.stdin.take().unwrap();
+    let (cli, mut stdin) = spawn_connect(&[&format!("ws://127.0.0.1:{port}/")]);
     stdin.write_all(b"hello\n").await.unwrap();
     let out = timeout(T, cli.wait_with_output()).await.unwrap().unwrap();
     drop(stdin);
