@@ -16,7 +16,8 @@ pub struct Config {
     /// Send a ping after this long without traffic from the peer; `None` disables keepalive.
     /// Default: `None`.
     pub ping_interval: Option<Duration>,
-    /// After a keepalive ping, close with 1008 if nothing arrives within this. Default: 20 s.
+    /// After a keepalive ping, give up on the peer if nothing at all arrives within this: send
+    /// close 1011 and end with 1006 (the peer never answered). Default: 20 s.
     pub ping_timeout: Duration,
     /// How long to wait for the peer's close reply (and, for a client, for the server to close
     /// TCP) before giving up. Default: 5 s.
