@@ -324,6 +324,15 @@ asyncio.run(main())
     assert!(text(&out.stderr).contains("1006"), "{}", text(&out.stderr));
 }
 
+/// `wschannel connect --subprotocol chat URL` on a pseudo-terminal, every expect bounded by `T`.
+fn pty_session(url: &str) -> expectrl::session::OsSession {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wschannel"));
+    cmd.args(["connect", "--subprotocol", "chat", url]).env("TERM", "xterm");
+    let mut p = expectrl::Session::spawn(cmd).expect("spawn on a pty");
+    p.set_expect_timeout(Some(T));
+    p
+}
+
 /// Through a pseudo-terminal: the prompt, an echo, `/ping`, and `/close 4000 bye` as the
 /// server sees it.
 #[tokio::test(flavor = "multi_thread")]
@@ -333,10 +342,7 @@ async fn interactive_prompt_echo_ping_and_close() {
     let mut py = PyServer::start().await;
     let url = py.url.clone();
     let session = tokio::task::spawn_blocking(move || {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wschannel"));
-        cmd.args(["connect", "--subprotocol", "chat", &url]).env("TERM", "xterm");
-        let mut p = expectrl::Session::spawn(cmd).expect("spawn on a pty");
-        p.set_expect_timeout(Some(T));
+        let mut p = pty_session(&url);
         match p.expect("/help for commands") {
             Ok(_) => {}
             Err(e) => {
@@ -367,10 +373,7 @@ async fn interactive_server_close_is_shown() {
     let mut py = PyServer::start().await;
     let url = py.url.clone();
     let session = tokio::task::spawn_blocking(move || {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wschannel"));
-        cmd.args(["connect", "--subprotocol", "chat", &url]).env("TERM", "xterm");
-        let mut p = expectrl::Session::spawn(cmd).expect("spawn on a pty");
-        p.set_expect_timeout(Some(T));
+        let mut p = pty_session(&url);
         p.expect("> ").expect("prompt");
         p.send_line("close-me 4001 later").unwrap();
         p.expect("closed by the server: 4001 \"later\"").expect("close shown");
