@@ -3,6 +3,7 @@
 
 mod metrics;
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -140,7 +141,10 @@ impl Server {
 
         if !request.is_websocket_upgrade() {
             self.metrics.http_requests.fetch_add(1, Relaxed);
-            let _ = self.serve_http(io, &request.method, &request.path).await;
+            // A client that does not read the answer cannot hold the task: same bound as the
+            // request had.
+            let answer = self.serve_http(io, &request.method, &request.path);
+            let _ = tokio::time::timeout(self.args.handshake_timeout, answer).await;
             return;
         }
 
@@ -190,7 +194,9 @@ impl Server {
     async fn echo(&self, mut ws: wschannel::Channel) -> wschannel::Channel {
         let mut shutdown = self.shutdown.clone();
         if let Some(greeting) = &self.args.greeting {
-            let _ = ws.send(Message::text(greeting.as_str())).await;
+            // Queued, not flushed: a client that never reads must not stall us here, before
+            // the idle timeout below applies.
+            let _ = ws.feed(Message::text(greeting.as_str())).await;
         }
         loop {
             let next = tokio::select! {
@@ -246,12 +252,14 @@ impl Server {
     {
         let path = path.split('?').next().unwrap_or("");
         let (status, content_type, body) = match (method, path) {
-            ("GET", "/") => ("200 OK", "text/html; charset=utf-8", PAGE.to_owned()),
-            ("GET", "/healthz") => ("200 OK", "text/plain; charset=utf-8", "ok\n".to_owned()),
-            ("GET", "/metrics") => {
-                ("200 OK", "text/plain; version=0.0.4; charset=utf-8", self.metrics.render())
-            }
-            _ => ("404 Not Found", "text/plain; charset=utf-8", "not found\n".to_owned()),
+            ("GET", "/") => ("200 OK", "text/html; charset=utf-8", Cow::Borrowed(PAGE)),
+            ("GET", "/healthz") => ("200 OK", "text/plain; charset=utf-8", Cow::Borrowed("ok\n")),
+            ("GET", "/metrics") => (
+                "200 OK",
+                "text/plain; version=0.0.4; charset=utf-8",
+                Cow::Owned(self.metrics.render()),
+            ),
+            _ => ("404 Not Found", "text/plain; charset=utf-8", Cow::Borrowed("not found\n")),
         };
         let head = format!(
             "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
