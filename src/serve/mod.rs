@@ -191,7 +191,10 @@ impl Server {
 
     /// Echoes every text and binary message with its opcode until the connection ends, it idles
     /// out, or the server shuts down.
-    async fn echo(&self, mut ws: wschannel::Channel) -> wschannel::Channel {
+    async fn echo<IO>(&self, mut ws: wschannel::Channel<IO>) -> wschannel::Channel<IO>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
         let mut shutdown = self.shutdown.clone();
         if let Some(greeting) = &self.args.greeting {
             // Queued, not flushed: a client that never reads must not stall us here, before

@@ -97,6 +97,8 @@ pub struct Connection {
     /// Outgoing bytes, drained by `poll_transmit`.
     out: BytesMut,
     events: VecDeque<Event>,
+    /// Payload bytes of the messages in `events`.
+    unread_bytes: usize,
     /// The data frame whose payload is being received.
     rx_frame: Option<RxFrame>,
     /// The data message being assembled (across fragments).
@@ -141,6 +143,7 @@ impl Connection {
             state: State::Open,
             out: BytesMut::new(),
             events: VecDeque::new(),
+            unread_bytes: 0,
             rx_frame: None,
             rx_message: None,
             rx_failed: false,
@@ -285,13 +288,24 @@ impl Connection {
                 self.apply_failure(at, e);
             }
         }
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if let Some(Event::Message(m)) = &event {
+            self.unread_bytes -= m.len();
+        }
+        event
     }
 
     /// Events waiting for [`poll_event`](Self::poll_event) (a driver pauses reading above a
     /// bound of its choice).
     pub fn pending_events(&self) -> usize {
         self.events.len() + usize::from(self.pending_failure.is_some())
+    }
+
+    /// Payload bytes received and not yet taken: messages queued for
+    /// [`poll_event`](Self::poll_event) plus the message being assembled. A driver pauses
+    /// reading while this is at its budget (bytes, never a count of messages).
+    pub fn unread_bytes(&self) -> usize {
+        self.unread_bytes + self.rx_message.as_ref().map_or(0, |m| m.buf.len())
     }
 
     /// Moves the queued outgoing bytes to the end of `buf` (without copying when `buf` is
@@ -511,6 +525,11 @@ impl Connection {
         }
     }
 
+    fn push_message(&mut self, msg: Message) {
+        self.unread_bytes += msg.len();
+        self.events.push_back(Event::Message(msg));
+    }
+
     fn record_close(&mut self, code: CloseCode, reason: Utf8Bytes, initiator: Initiator) {
         if self.close_info.is_none() {
             let info = CloseInfo { code, reason, initiator };
@@ -628,7 +647,7 @@ impl Connection {
                 }
                 _ => Message::Binary(payload.freeze()),
             };
-            self.events.push_back(Event::Message(msg));
+            self.push_message(msg);
             return Ok(true);
         }
 
@@ -739,7 +758,7 @@ impl Connection {
             OpCode::Text => Message::Text(Utf8Bytes::from_validated(payload)),
             _ => Message::Binary(payload),
         };
-        self.events.push_back(Event::Message(message));
+        self.push_message(message);
         Ok(())
     }
 
@@ -755,14 +774,10 @@ impl Connection {
                 if self.state == State::Open {
                     self.write_control(OpCode::Pong, &payload);
                 }
-                self.events.push_back(Event::Message(Message::Ping(ControlPayload::from_checked(
-                    payload,
-                ))));
+                self.push_message(Message::Ping(ControlPayload::from_checked(payload)));
             }
             OpCode::Pong => {
-                self.events.push_back(Event::Message(Message::Pong(ControlPayload::from_checked(
-                    payload,
-                ))));
+                self.push_message(Message::Pong(ControlPayload::from_checked(payload)));
             }
             OpCode::Close => {
                 let (code, reason) = parse_close_payload(payload)?;

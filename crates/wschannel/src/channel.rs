@@ -1,123 +1,131 @@
 //! [`Channel`], a `Stream` of received messages and a `Sink` of messages to send, and its two
 //! halves [`Sender`] and [`Receiver`].
+//!
+//! Who owns what, who wakes whom:
+//! - An unsplit [`Channel`] owns its transport, its buffers and the protocol state, and does
+//!   its I/O inside its own `poll_next`, `poll_ready`, `poll_flush` and `poll_close`. No task is
+//!   spawned, nothing is locked, and the task that polls is the one the transport and the timer
+//!   wake.
+//! - After [`Channel::split`], the two halves share the same state behind a mutex that is held
+//!   only for one non-async step. A half registers its own waker, then polls the transport with
+//!   a waker that wakes both halves, so that readiness reaches whichever half waits for it; after
+//!   a step that read (or wrote), the other half is woken if it waits. [`Sender::reunite`] gives
+//!   the channel back.
+//! - What the protocol owes the peer (pongs, the close reply) and keepalive pings are queued with
+//!   the user's messages and go out at the next poll of any kind: a channel must be polled —
+//!   read, or flushed — for them to go out.
 
 use std::fmt;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{ready, Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use bytes::BytesMut;
 use futures_core::Stream;
 use futures_sink::Sink;
-use tokio::io::{AsyncRead, AsyncWrite};
+use futures_util::task::AtomicWaker;
+use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use wschannel_proto::{
-    CloseCode, Config, ControlPayload, Initiator, Message, OpCode, Role, State, Utf8Bytes,
+    CloseCode, Config, ControlPayload, Initiator, Message, OpCode, Role, Utf8Bytes,
 };
 
-use crate::driver::{self, Item, Shared, MAX_PENDING_ITEMS};
+use crate::client::MaybeTlsStream;
+use crate::driver::{Core, Item};
 use crate::error::{Error, Stage};
 
-/// A WebSocket connection after the opening handshake.
+/// A WebSocket connection after the opening handshake, over the transport `S`.
 ///
 /// Read it as a [`Stream`] of `Result<Message, Error>` and write it as a [`Sink`] of
-/// [`Message`] (with `futures_util::{StreamExt, SinkExt}`). A driver task spawned on the tokio
-/// runtime does the I/O: pings are answered and the peer's close is echoed even when nobody
-/// reads, and keepalive and close timers run on their own.
+/// [`Message`] (with `futures_util::{StreamExt, SinkExt}`). The channel does its own I/O when it
+/// is polled: no task runs behind your back. Received pings are answered and the peer's close
+/// is echoed at the next poll of any kind (reading, sending or flushing), and keepalive and
+/// close timers run while a poll waits, so **keep polling the channel**: a server loop that
+/// awaits `next()` does.
 ///
 /// The stream yields `Err` for a protocol violation by the peer or a failed transport, then
-/// ends with `None`. Closing is not an error: the stream ends, and [`close_code`],
-/// [`close_reason`] and [`close_initiator`] say how.
+/// ends with `None` once the closing handshake is over and the transport is shut down. Closing
+/// is not an error: [`close_code`], [`close_reason`] and [`close_initiator`] say how it ended.
 ///
-/// Sending waits while more than [`Config::write_buffer_size`] bytes are queued (backpressure).
-/// The driver stops reading from the peer while 16 received messages wait to be read.
+/// Budgets, all in bytes: sending waits while [`Config::write_buffer_size`] bytes are queued
+/// (`feed` queues without flushing; the bytes go out at the next poll that writes, so an echo
+/// loop of `next` + `feed` writes once per burst of ready messages). Reading pauses while
+/// the payload of received messages not yet taken plus the message in assembly reaches
+/// [`Config::max_message_size`] (at least 64 KiB), or while the peer has made the channel queue
+/// more than `write_buffer_size` of replies it does not read.
 ///
-/// Dropping the channel (or both halves after [`split`]) starts a normal close (1000) when the
-/// connection is still open; the driver task finishes the closing handshake, bounded by
-/// [`Config::close_timeout`], and exits. Unread messages are discarded.
+/// Dropping an open channel queues a normal close (1000), tries once without waiting to write
+/// it, and drops the transport; [`close`](Channel::close) closes properly.
 ///
 /// [`close_code`]: Channel::close_code
 /// [`close_reason`]: Channel::close_reason
 /// [`close_initiator`]: Channel::close_initiator
-/// [`split`]: Channel::split
-pub struct Channel {
-    tx: Sender,
-    rx: Receiver,
+pub struct Channel<S: AsyncRead + AsyncWrite + Unpin = MaybeTlsStream> {
+    core: Core<S>,
+    /// The subprotocol the handshake agreed on.
+    protocol: Option<Box<str>>,
 }
 
 /// The sending half of a [`Channel`]: a [`Sink`] of [`Message`].
-pub struct Sender {
-    handle: Handle,
+pub struct Sender<S: AsyncRead + AsyncWrite + Unpin = MaybeTlsStream> {
+    shared: Arc<Shared<S>>,
 }
 
 /// The receiving half of a [`Channel`]: a [`Stream`] of received messages.
-pub struct Receiver {
-    handle: Handle,
-    /// The stream has ended.
-    done: bool,
+pub struct Receiver<S: AsyncRead + AsyncWrite + Unpin = MaybeTlsStream> {
+    shared: Arc<Shared<S>>,
 }
 
-impl Channel {
+/// [`Sender::reunite`] was given halves of two different channels; here they are back.
+pub struct ReuniteError<S: AsyncRead + AsyncWrite + Unpin = MaybeTlsStream>(
+    /// The sending half.
+    pub Sender<S>,
+    /// The receiving half.
+    pub Receiver<S>,
+);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
     /// Runs the WebSocket protocol over `io`, a transport whose opening handshake already
     /// happened elsewhere (for example an upgraded HTTP connection).
-    ///
-    /// Spawns the driver task, so it must be called inside a tokio runtime.
-    pub fn from_stream<IO>(io: IO, role: Role, config: Config) -> Channel
-    where
-        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        Channel::spawn(io, role, config, None, BytesMut::new())
+    pub fn from_stream(io: S, role: Role, config: Config) -> Channel<S> {
+        Channel::new(io, role, config, None, BytesMut::new())
     }
 
-    /// A builder for a client connection (the same as [`ClientBuilder::new`]).
-    ///
-    /// [`ClientBuilder::new`]: crate::ClientBuilder::new
-    pub fn builder() -> crate::ClientBuilder {
-        crate::ClientBuilder::new()
-    }
-
-    pub(crate) fn spawn<IO>(
-        io: IO,
+    pub(crate) fn new(
+        io: S,
         role: Role,
         config: Config,
         protocol: Option<String>,
         leftover: BytesMut,
-    ) -> Channel
-    where
-        IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let shared = driver::spawn(io, role, config, protocol, leftover);
-        Channel {
-            tx: Sender { handle: Handle { shared: shared.clone(), receiver: false } },
-            rx: Receiver { handle: Handle { shared, receiver: true }, done: false },
-        }
+    ) -> Channel<S> {
+        Channel { core: Core::new(io, role, config, leftover), protocol: protocol.map(Into::into) }
     }
 
     /// The subprotocol the handshake agreed on (`Sec-WebSocket-Protocol`), if any.
     pub fn protocol(&self) -> Option<&str> {
-        self.tx.protocol()
+        self.protocol.as_deref()
     }
 
     /// The close code, once the connection closed: the peer's code, the code this end failed
     /// the connection with, or 1006 when it ended without a close frame.
     pub fn close_code(&self) -> Option<CloseCode> {
-        self.tx.close_code()
+        self.core.conn.close_info().map(|c| c.code)
     }
 
     /// The reason that came with the close code, once the connection closed.
     pub fn close_reason(&self) -> Option<Utf8Bytes> {
-        self.tx.close_reason()
+        self.core.conn.close_info().map(|c| c.reason.clone())
     }
 
     /// Who started the close, once the connection closed.
     pub fn close_initiator(&self) -> Option<Initiator> {
-        self.tx.close_initiator()
+        self.core.conn.close_info().map(|c| c.initiator)
     }
 
     /// True until a close frame was sent or received.
     pub fn is_open(&self) -> bool {
-        self.tx.is_open()
+        self.core.conn.is_open()
     }
 
     /// Closes the connection with `code` and `reason` (RFC 6455 §7.1.2) and waits until the
@@ -127,28 +135,29 @@ impl Channel {
     /// Closing a closed connection returns `Ok(())`.
     ///
     /// # Errors
-    /// [`Error::Usage`] for a reason over 123 bytes; [`Error::Timeout`] when the driver has
-    /// not finished after twice [`Config::close_timeout`] (it still exits on its own).
+    /// [`Error::Usage`] for a reason over 123 bytes; [`Error::Timeout`] when the transport is
+    /// not done after twice [`Config::close_timeout`].
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.tx.handle.start_close(code, reason)?;
-        let rx = &mut self.rx;
-        let tx = &self.tx;
-        let limit = tx.handle.close_limit();
-        tokio::time::timeout(limit, poll_fn(|cx| drain_until_done(rx, &tx.handle, cx)))
+        self.core.start_close(code, reason)?;
+        let limit = close_limit(&self.core);
+        let core = &mut self.core;
+        tokio::time::timeout(limit, poll_fn(|cx| core.poll_done(cx)))
             .await
             .map_err(|_| Error::Timeout { stage: Stage::Close })
     }
 
-    /// Sends a ping with `payload`. The peer's pong arrives as `Message::Pong`.
+    /// Sends a ping with `payload` and flushes it. The peer's pong arrives as `Message::Pong`.
     ///
     /// # Errors
-    /// [`Error::Closed`] after the close started.
-    pub async fn ping(&self, payload: ControlPayload) -> Result<(), Error> {
-        self.tx.ping(payload).await
+    /// [`Error::Closed`] after the close started; [`Error::Io`] when the transport failed.
+    pub async fn ping(&mut self, payload: ControlPayload) -> Result<(), Error> {
+        self.core.conn.ping(payload)?;
+        poll_fn(|cx| self.core.poll_flush(cx)).await
     }
 
     /// Sends one frame of a fragmented message: `OpCode::Text` or `OpCode::Binary` starts it,
-    /// `OpCode::Continuation` continues it, `fin` ends it. Waits for room in the send buffer.
+    /// `OpCode::Continuation` continues it, `fin` ends it. Waits for room in the write buffer,
+    /// then flushes.
     ///
     /// # Errors
     /// [`Error::Usage`] for fragments out of order or text that is not UTF-8;
@@ -159,49 +168,67 @@ impl Channel {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), Error> {
-        self.tx.send_frame(opcode, payload, fin).await
+        poll_fn(|cx| self.core.poll_ready(cx)).await?;
+        self.core.conn.send_frame(opcode, payload, fin)?;
+        poll_fn(|cx| self.core.poll_flush(cx)).await
     }
 
     /// Splits the channel into a sending and a receiving half, usable from different tasks.
-    pub fn split(self) -> (Sender, Receiver) {
-        (self.tx, self.rx)
+    /// They share the connection behind a lock; [`Sender::reunite`] undoes the split.
+    pub fn split(self) -> (Sender<S>, Receiver<S>) {
+        let wakers = Arc::new(Wakers { rx: AtomicWaker::new(), tx: AtomicWaker::new() });
+        let shared = Arc::new(Shared {
+            core: Mutex::new(self.core),
+            both: Waker::from(wakers.clone()),
+            wakers,
+            protocol: self.protocol,
+        });
+        (Sender { shared: shared.clone() }, Receiver { shared })
     }
 }
 
-impl Sender {
+impl Channel {
+    /// A builder for a client connection (the same as [`ClientBuilder::new`]).
+    ///
+    /// [`ClientBuilder::new`]: crate::ClientBuilder::new
+    pub fn builder() -> crate::ClientBuilder {
+        crate::ClientBuilder::new()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
     /// The subprotocol the handshake agreed on, if any.
     pub fn protocol(&self) -> Option<&str> {
-        self.handle.shared.protocol.as_deref()
+        self.shared.protocol.as_deref()
     }
 
     /// The close code, once the connection closed (see [`Channel::close_code`]).
     pub fn close_code(&self) -> Option<CloseCode> {
-        self.handle.close_code()
+        self.shared.lock().conn.close_info().map(|c| c.code)
     }
 
     /// The close reason, once the connection closed.
     pub fn close_reason(&self) -> Option<Utf8Bytes> {
-        self.handle.close_reason()
+        self.shared.lock().conn.close_info().map(|c| c.reason.clone())
     }
 
     /// Who started the close, once the connection closed.
     pub fn close_initiator(&self) -> Option<Initiator> {
-        self.handle.close_initiator()
+        self.shared.lock().conn.close_info().map(|c| c.initiator)
     }
 
     /// True until a close frame was sent or received.
     pub fn is_open(&self) -> bool {
-        self.handle.shared.lock().conn.is_open()
+        self.shared.lock().conn.is_open()
     }
 
-    /// Sends a ping with `payload`.
+    /// Sends a ping with `payload` and flushes it.
     ///
     /// # Errors
     /// [`Error::Closed`] after the close started.
-    pub async fn ping(&self, payload: ControlPayload) -> Result<(), Error> {
-        self.handle.shared.lock().conn.ping(payload)?;
-        self.handle.shared.driver.wake();
-        Ok(())
+    pub async fn ping(&mut self, payload: ControlPayload) -> Result<(), Error> {
+        self.shared.lock().conn.ping(payload)?;
+        poll_fn(|cx| self.shared.poll_tx(cx, Core::poll_flush)).await
     }
 
     /// Sends one frame of a fragmented message (see [`Channel::send_frame`]).
@@ -214,274 +241,274 @@ impl Sender {
         payload: &[u8],
         fin: bool,
     ) -> Result<(), Error> {
-        poll_fn(|cx| self.handle.poll_ready(cx)).await?;
-        self.handle.shared.lock().conn.send_frame(opcode, payload, fin)?;
-        self.handle.shared.driver.wake();
-        Ok(())
+        poll_fn(|cx| self.shared.poll_tx(cx, Core::poll_ready)).await?;
+        self.shared.lock().conn.send_frame(opcode, payload, fin)?;
+        poll_fn(|cx| self.shared.poll_tx(cx, Core::poll_flush)).await
     }
 
-    /// Closes with `code` and `reason` and waits until the driver has finished. The
-    /// [`Receiver`] still sees the messages that arrive until the peer's close; it must be read
-    /// (from another task) for the close reply to be read.
+    /// Closes with `code` and `reason` and drives the connection until the transport is done.
+    /// Messages that arrive meanwhile are kept for the [`Receiver`] (within its byte budget).
     ///
     /// # Errors
-    /// [`Error::Usage`] for a reason over 123 bytes; [`Error::Timeout`] when the driver has
-    /// not finished after twice [`Config::close_timeout`].
+    /// [`Error::Usage`] for a reason over 123 bytes; [`Error::Timeout`] when the transport is
+    /// not done after twice [`Config::close_timeout`].
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.handle.start_close(code, reason)?;
-        let handle = &self.handle;
-        tokio::time::timeout(handle.close_limit(), poll_fn(|cx| handle.poll_done(cx)))
+        let limit = {
+            let mut core = self.shared.lock();
+            core.start_close(code, reason)?;
+            close_limit(&core)
+        };
+        let shared = &self.shared;
+        tokio::time::timeout(limit, poll_fn(|cx| shared.poll_tx(cx, Core::poll_transport_done)))
             .await
             .map_err(|_| Error::Timeout { stage: Stage::Close })
     }
+
+    /// Puts the halves back together.
+    ///
+    /// # Errors
+    /// [`ReuniteError`] with both halves when they come from different channels.
+    pub fn reunite(self, rx: Receiver<S>) -> Result<Channel<S>, ReuniteError<S>> {
+        if !Arc::ptr_eq(&self.shared, &rx.shared) {
+            return Err(ReuniteError(self, rx));
+        }
+        drop(rx);
+        let shared = match Arc::try_unwrap(self.shared) {
+            Ok(shared) => shared,
+            // Invariant: a channel has exactly two halves and both were given here.
+            Err(_) => unreachable!("a channel's halves are the only owners of its state"),
+        };
+        let mut core = shared.core.into_inner().unwrap_or_else(PoisonError::into_inner);
+        core.discard = false;
+        Ok(Channel { core, protocol: shared.protocol })
+    }
 }
 
-impl Receiver {
+impl<S: AsyncRead + AsyncWrite + Unpin> Receiver<S> {
     /// The subprotocol the handshake agreed on, if any.
     pub fn protocol(&self) -> Option<&str> {
-        self.handle.shared.protocol.as_deref()
+        self.shared.protocol.as_deref()
     }
 
     /// The close code, once the connection closed (see [`Channel::close_code`]).
     pub fn close_code(&self) -> Option<CloseCode> {
-        self.handle.close_code()
+        self.shared.lock().conn.close_info().map(|c| c.code)
     }
 
     /// The close reason, once the connection closed.
     pub fn close_reason(&self) -> Option<Utf8Bytes> {
-        self.handle.close_reason()
+        self.shared.lock().conn.close_info().map(|c| c.reason.clone())
     }
 
     /// Who started the close, once the connection closed.
     pub fn close_initiator(&self) -> Option<Initiator> {
-        self.handle.close_initiator()
+        self.shared.lock().conn.close_info().map(|c| c.initiator)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Drop for Receiver<S> {
+    /// Nobody reads any more: received messages are discarded from now on, so reading (and
+    /// with it answering pings and the close) goes on for the [`Sender`].
+    fn drop(&mut self) {
+        self.shared.lock().discard = true;
+    }
+}
+
+/// How long `close` waits: the close timeout, then as long again for flushing and the
+/// transport shutdown, plus a margin.
+fn close_limit<S: AsyncRead + AsyncWrite + Unpin>(core: &Core<S>) -> Duration {
+    core.conn.config().close_timeout * 2 + Duration::from_secs(1)
+}
+
+/// The state split halves share.
+struct Shared<S: AsyncRead + AsyncWrite + Unpin> {
+    core: Mutex<Core<S>>,
+    wakers: Arc<Wakers>,
+    /// Wakes both halves: what the transport and the timer are polled with once split.
+    both: Waker,
+    protocol: Option<Box<str>>,
+}
+
+/// The halves' wakers, registered by each half before it polls.
+struct Wakers {
+    rx: AtomicWaker,
+    tx: AtomicWaker,
+}
+
+impl Wake for Wakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
     }
 
-    fn poll_item(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        if self.done {
-            return Poll::Ready(None);
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.rx.wake();
+        self.tx.wake();
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
+    /// Locks the state. The lock is held for one non-async step; a panic in one cannot leave
+    /// the connection in a state that matters more than losing it, so poisoning is ignored.
+    fn lock(&self) -> MutexGuard<'_, Core<S>> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One step for the sending half; wakes the receiving half when the step read something.
+    fn poll_tx<T>(
+        &self,
+        cx: &mut Context<'_>,
+        step: impl FnOnce(&mut Core<S>, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        self.wakers.tx.register(cx.waker());
+        let mut core = self.lock();
+        let before = core.read_epoch;
+        let poll = step(&mut core, &mut Context::from_waker(&self.both));
+        let read = core.read_epoch != before;
+        drop(core);
+        if read {
+            self.wakers.rx.wake();
         }
-        let mut inner = self.handle.shared.lock();
-        let was_full = inner.pending_items() >= MAX_PENDING_ITEMS;
-        let item = match inner.next_item() {
-            Some(item) => item,
-            None if inner.driver_done => Item::Closed,
-            None => {
-                // Registered under the lock: the driver queues under it and wakes after.
-                self.handle.shared.reader.register(cx.waker());
-                return Poll::Pending;
-            }
-        };
-        drop(inner);
-        if was_full {
-            // The driver may have stopped reading for us.
-            self.handle.shared.driver.wake();
+        poll
+    }
+
+    /// One step for the receiving half; wakes the sending half when the step wrote something.
+    fn poll_rx<T>(
+        &self,
+        cx: &mut Context<'_>,
+        step: impl FnOnce(&mut Core<S>, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        self.wakers.rx.register(cx.waker());
+        let mut core = self.lock();
+        let before = core.write_epoch;
+        let poll = step(&mut core, &mut Context::from_waker(&self.both));
+        let wrote = core.write_epoch != before;
+        drop(core);
+        if wrote {
+            self.wakers.tx.wake();
         }
-        Poll::Ready(match item {
-            Item::Message(m) => Some(Ok(m)),
-            Item::Error(e) => Some(Err(e)),
-            Item::Closed => {
-                self.done = true;
-                None
-            }
+        poll
+    }
+}
+
+/// Turns the core's next item into the stream's, taking one unit of tokio's cooperative budget
+/// per message so that a connection with many buffered messages lets other tasks run.
+fn poll_next_item<S: AsyncRead + AsyncWrite + Unpin>(
+    core: &mut Core<S>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Result<Message, Error>>> {
+    let coop = ready!(tokio::task::coop::poll_proceed(cx));
+    let item = ready!(core.poll_message(cx));
+    coop.made_progress();
+    Poll::Ready(item.map(|item| match item {
+        Item::Message(m) => Ok(m),
+        Item::Error(e) => Err(e),
+    }))
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Channel<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        poll_next_item(&mut self.core, cx)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for Receiver<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.shared.poll_rx(cx, poll_next_item)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Channel<S> {
+    type Error = Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.core.poll_ready(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.core.start_send(item)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.core.poll_flush(cx)
+    }
+
+    /// Sends a normal close (1000) if the connection is open and waits until the closing
+    /// handshake is over and the transport is shut down. Unread messages are discarded, as
+    /// with [`Channel::close`].
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.core.close_normal();
+        self.core.poll_done(cx).map(Ok)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for Sender<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.shared.poll_tx(cx, Core::poll_ready)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
+        self.shared.lock().start_send(item)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.shared.poll_tx(cx, Core::poll_flush)
+    }
+
+    /// Sends a normal close (1000) if the connection is open and drives the connection until
+    /// the transport is done; messages that arrive meanwhile are kept for the [`Receiver`].
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.shared.poll_tx(cx, |core, cx| {
+            core.close_normal();
+            core.poll_transport_done(cx).map(Ok)
         })
     }
 }
 
-/// One user handle on the shared state; the last to drop starts the close.
-struct Handle {
-    shared: Arc<Shared>,
-    receiver: bool,
-}
-
-impl Handle {
-    fn close_code(&self) -> Option<CloseCode> {
-        self.shared.lock().conn.close_info().map(|c| c.code)
-    }
-
-    fn close_reason(&self) -> Option<Utf8Bytes> {
-        self.shared.lock().conn.close_info().map(|c| c.reason.clone())
-    }
-
-    fn close_initiator(&self) -> Option<Initiator> {
-        self.shared.lock().conn.close_info().map(|c| c.initiator)
-    }
-
-    fn start_close(&self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        self.shared.lock().conn.close(driver::now(), code, reason)?;
-        self.shared.driver.wake();
-        Ok(())
-    }
-
-    /// How long `close` waits: the close timeout, then as long again for flushing and the
-    /// transport shutdown, plus a margin.
-    fn close_limit(&self) -> Duration {
-        self.shared.config.close_timeout * 2 + Duration::from_secs(1)
-    }
-
-    fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let inner = self.shared.lock();
-        if inner.driver_done || !inner.conn.is_open() {
-            return Poll::Ready(Err(Error::Closed));
-        }
-        if inner.unflushed() < self.shared.config.write_buffer_size {
-            return Poll::Ready(Ok(()));
-        }
-        self.shared.writer.register(cx.waker());
-        Poll::Pending
-    }
-
-    fn start_send(&self, msg: Message) -> Result<(), Error> {
-        let is_close = matches!(msg, Message::Close(_));
-        let mut inner = self.shared.lock();
-        inner.conn.send(msg)?;
-        if is_close {
-            inner.conn.arm_close_timer(driver::now());
-        }
-        drop(inner);
-        self.shared.driver.wake();
-        Ok(())
-    }
-
-    fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let inner = self.shared.lock();
-        if inner.is_flushed() {
-            return Poll::Ready(Ok(()));
-        }
-        if inner.driver_done {
-            // The transport is gone with bytes unwritten.
-            return Poll::Ready(Err(Error::Closed));
-        }
-        self.shared.writer.register(cx.waker());
-        Poll::Pending
-    }
-
-    /// Ready once the driver has exited.
-    fn poll_done(&self, cx: &mut Context<'_>) -> Poll<()> {
-        let inner = self.shared.lock();
-        if inner.driver_done {
-            return Poll::Ready(());
-        }
-        self.shared.writer.register(cx.waker());
-        Poll::Pending
-    }
-
-    /// Starts a normal close (1000) if the connection is still open.
-    fn close_normal(&self) {
-        let mut inner = self.shared.lock();
-        if inner.conn.is_open() {
-            // RFC 6455 §7.1.2: a normal close; the reason (empty) always fits.
-            let _ = inner.conn.close(driver::now(), CloseCode::NORMAL, "");
-            drop(inner);
-            self.shared.driver.wake();
-        }
-    }
-}
-
-impl Drop for Handle {
-    fn drop(&mut self) {
-        self.shared.release(self.receiver);
-    }
-}
-
-/// Discards received items until the driver has exited: what `Channel::close` waits on.
-fn drain_until_done(rx: &mut Receiver, handle: &Handle, cx: &mut Context<'_>) -> Poll<()> {
-    while let Poll::Ready(Some(_)) = rx.poll_item(cx) {}
-    handle.poll_done(cx)
-}
-
-impl Stream for Channel {
-    type Item = Result<Message, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_item(cx)
-    }
-}
-
-impl Stream for Receiver {
-    type Item = Result<Message, Error>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.poll_item(cx)
-    }
-}
-
-impl Sink<Message> for Sender {
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.handle.poll_ready(cx)
-    }
-
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.handle.start_send(item)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.handle.poll_flush(cx)
-    }
-
-    /// Sends a normal close (1000) if the connection is open and waits until the driver has
-    /// finished. The [`Receiver`] must be read for the peer's reply to be read; the close
-    /// timeout bounds the wait either way.
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.handle.close_normal();
-        self.handle.poll_done(cx).map(Ok)
-    }
-}
-
-impl Sink<Message> for Channel {
-    type Error = Error;
-
-    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.tx.handle.poll_ready(cx)
-    }
-
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Error> {
-        self.tx.handle.start_send(item)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.tx.handle.poll_flush(cx)
-    }
-
-    /// Sends a normal close (1000) if the connection is open and waits until the closing
-    /// handshake is over. Unread messages are discarded, as with [`Channel::close`].
-    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let this = &mut *self;
-        this.tx.handle.close_normal();
-        drain_until_done(&mut this.rx, &this.tx.handle, cx).map(Ok)
-    }
-}
-
-impl fmt::Debug for Channel {
+impl<S: AsyncRead + AsyncWrite + Unpin> fmt::Debug for Channel<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let inner = self.tx.handle.shared.lock();
         f.debug_struct("Channel")
-            .field("conn", &inner.conn)
-            .field("protocol", &self.tx.handle.shared.protocol)
-            .field("pending_messages", &inner.items.len())
-            .finish()
+            .field("conn", &self.core.conn)
+            .field("protocol", &self.protocol)
+            .finish_non_exhaustive()
     }
 }
 
-impl fmt::Debug for Sender {
+impl<S: AsyncRead + AsyncWrite + Unpin> fmt::Debug for Sender<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state: State = self.handle.shared.lock().conn.state();
+        let state = self.shared.lock().conn.state();
         f.debug_struct("Sender").field("state", &state).finish_non_exhaustive()
     }
 }
 
-impl fmt::Debug for Receiver {
+impl<S: AsyncRead + AsyncWrite + Unpin> fmt::Debug for Receiver<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Receiver").field("done", &self.done).finish_non_exhaustive()
+        let state = self.shared.lock().conn.state();
+        f.debug_struct("Receiver").field("state", &state).finish_non_exhaustive()
     }
 }
 
+impl<S: AsyncRead + AsyncWrite + Unpin> fmt::Debug for ReuniteError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ReuniteError(..)")
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> fmt::Display for ReuniteError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("tried to reunite halves of two different channels")
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> std::error::Error for ReuniteError<S> {}
+
 /// An in-memory connected pair `(client, server)` over [`tokio::io::duplex`], with no
 /// handshake: for testing code that uses a [`Channel`].
-///
-/// Spawns two driver tasks, so it must be called inside a tokio runtime.
 ///
 /// # Examples
 /// ```
@@ -496,11 +523,11 @@ impl fmt::Debug for Receiver {
 /// # Ok(())
 /// # }
 /// ```
-pub fn pair(config: Config) -> (Channel, Channel) {
+pub fn pair(config: Config) -> (Channel<DuplexStream>, Channel<DuplexStream>) {
     let (a, b) = tokio::io::duplex(64 << 10);
     (
-        Channel::spawn(a, Role::Client, config.clone(), None, BytesMut::new()),
-        Channel::spawn(b, Role::Server, config, None, BytesMut::new()),
+        Channel::new(a, Role::Client, config.clone(), None, BytesMut::new()),
+        Channel::new(b, Role::Server, config, None, BytesMut::new()),
     )
 }
 
@@ -508,7 +535,9 @@ pub fn pair(config: Config) -> (Channel, Channel) {
 fn assert_send_sync_unpin() {
     fn check<T: Send + Sync + Unpin + 'static>() {}
     check::<Channel>();
+    check::<Channel<tokio::net::TcpStream>>();
     check::<Sender>();
     check::<Receiver>();
     check::<Error>();
+    check::<ReuniteError>();
 }

@@ -3,12 +3,14 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use rustls_pki_types::CertificateDer;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use url::{Host, Url};
 use wschannel_proto::handshake::{ClientHandshake, ClientRequest, Parsed, Response};
@@ -212,10 +214,11 @@ impl ClientBuilder {
                 .await
                 .map_err(|source| Error::Tls { host: target.host.clone(), source })?;
             *stage = Stage::Handshake;
-            handshake(stream, &request, &self.config).await
+            let io = MaybeTlsStream::Tls(Box::new(stream));
+            handshake(io, &request, &self.config).await
         } else {
             *stage = Stage::Handshake;
-            handshake(tcp, &request, &self.config).await
+            handshake(MaybeTlsStream::Plain(tcp), &request, &self.config).await
         }
     }
 }
@@ -331,7 +334,11 @@ async fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, Error> {
 
 /// RFC 6455 §4.1: sends the request, reads and validates the response, starts the driver with
 /// the bytes that followed the response head.
-async fn handshake<S>(mut io: S, request: &ClientRequest, config: &Config) -> Result<Channel, Error>
+async fn handshake<S>(
+    mut io: S,
+    request: &ClientRequest,
+    config: &Config,
+) -> Result<Channel<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -358,7 +365,7 @@ where
             return Err(rejection(io, response, leftover).await);
         }
         let accepted = client.validate(&response)?;
-        return Ok(Channel::spawn(io, Role::Client, config.clone(), accepted.protocol, leftover));
+        return Ok(Channel::new(io, Role::Client, config.clone(), accepted.protocol, leftover));
     }
 }
 
@@ -395,6 +402,74 @@ where
         headers,
         body: Bytes::from(body),
     }))
+}
+
+/// The transport of a client channel: plain TCP for `ws://`, TLS over TCP for `wss://`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MaybeTlsStream {
+    /// `ws://`: plain TCP.
+    Plain(TcpStream),
+    /// `wss://`: rustls over TCP (boxed: a TLS session is large).
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for MaybeTlsStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            MaybeTlsStream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for MaybeTlsStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            MaybeTlsStream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            MaybeTlsStream::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            MaybeTlsStream::Plain(s) => s.is_write_vectored(),
+            MaybeTlsStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            MaybeTlsStream::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            MaybeTlsStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            MaybeTlsStream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
 }
 
 #[cfg(test)]

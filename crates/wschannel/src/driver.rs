@@ -1,31 +1,42 @@
-//! The driver task: one per connection, it owns the transport and does all I/O and timers.
+//! [`Core`]: one connection's transport, buffers, protocol state and timer, driven from the
+//! polls of whoever owns it (a [`Channel`](crate::Channel), or the lock its split halves share).
 //!
-//! The [`Connection`] lives in [`Shared`] behind a `std::sync::Mutex` that is held only for
-//! short, non-async steps. The user's halves queue commands into it and wake the driver; the
-//! driver reads, feeds the connection, moves its events to the reader's queue, writes what it
-//! queued and arms one timer. Each side wakes the other through an [`AtomicWaker`].
+//! Ownership and wakeups:
+//! - `Core` owns the transport `S`, a read buffer, a write buffer, the sans-IO [`Connection`]
+//!   and one lazily created timer. Nothing is spawned and nothing is locked here.
+//! - Every poll (`poll_next`, `poll_ready`, `poll_flush`, `poll_close`) runs [`Core::drive`]:
+//!   it writes what is queued (the user's messages and what the protocol owes the peer: pongs,
+//!   the close reply), reads while the byte budget allows, and fires the timer. Each of those
+//!   registers the caller's waker with the transport or the timer, so the task that polls is
+//!   the task that is woken. A connection that nobody polls does nothing: pongs and close
+//!   replies go out at the next poll of any kind.
+//! - Reading pauses while unread payload (queued messages plus the message in assembly)
+//!   reaches the read budget, or while the peer has made us queue more replies than
+//!   `write_buffer_size` without reading them. The write buffer is bounded by the sender's
+//!   backpressure (`poll_ready`).
 
-use std::collections::VecDeque;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
-use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
-use wschannel_proto::{Config, Connection, Event, Message, Role, State};
+use wschannel_proto::{CloseCode, Config, Connection, Event, Message, Role, State};
 
 use crate::error::Error;
 
-/// Undelivered messages at which the driver stops reading the transport (read backpressure).
-pub(crate) const MAX_PENDING_ITEMS: usize = 16;
-
-/// Bytes asked of the transport per read.
-const READ_CHUNK: usize = 32 << 10;
+/// The read buffer's starting size, and what an idle connection may keep of it: a 4 KiB
+/// message with its header fits, so that it is handed out without a copy.
+const READ_MIN: usize = 8 << 10;
+/// The largest read asked of the transport at once.
+const READ_MAX: usize = 64 << 10;
+/// Below this much spare capacity the read buffer is refilled before reading.
+const READ_SPARE_MIN: usize = 512;
+/// A write buffer larger than this is given back when it empties and the peer goes quiet.
+const WRITE_KEEP: usize = 4 << 10;
 
 /// The clock the connection is given. Tokio's, so that `tokio::time::pause` also pauses the
 /// protocol's keepalive and close timers.
@@ -33,370 +44,458 @@ pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// What the user's halves and the driver share.
-pub(crate) struct Shared {
-    inner: Mutex<Inner>,
-    /// Woken when items arrive or the driver exits.
-    pub(crate) reader: AtomicWaker,
-    /// Woken when outgoing bytes were written or flushed, or the driver exits.
-    pub(crate) writer: AtomicWaker,
-    /// Woken when the user queued something or took an item.
-    pub(crate) driver: AtomicWaker,
-    /// The subprotocol the handshake agreed on.
-    pub(crate) protocol: Option<String>,
-    pub(crate) config: Config,
-}
-
-/// What the reader receives, in order.
+/// What [`Core::poll_message`] yields.
 pub(crate) enum Item {
     Message(Message),
     Error(Error),
-    /// The stream ends here.
-    Closed,
 }
 
-pub(crate) struct Inner {
+/// One connection: transport, buffers, protocol state, timer. See the module docs.
+pub(crate) struct Core<S: AsyncRead + AsyncWrite + Unpin> {
+    io: S,
     pub(crate) conn: Connection,
-    /// Events converted for the reader; at most about [`MAX_PENDING_ITEMS`] plus one read's worth.
-    pub(crate) items: VecDeque<Item>,
-    /// Bytes the driver took from the connection and has not written yet.
-    in_flight: usize,
-    /// Written bytes wait for a flush.
-    needs_flush: bool,
-    /// The driver task has exited; nothing more will be read or written.
-    pub(crate) driver_done: bool,
-    /// Nobody will read items any more: drop them instead of queueing.
-    receiver_gone: bool,
-    /// Live user handles (`Sender`, `Receiver`); the last one to go starts the close.
-    handles: usize,
-}
-
-impl Shared {
-    /// Locks the state. A panic while the lock was held cannot leave the connection half
-    /// updated in a way that matters more than losing the connection, so poisoning is ignored.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A user handle went away. The receiver going means items are dropped from now on; the
-    /// last handle going starts a normal close (1000) so the driver finishes and exits.
-    pub(crate) fn release(&self, receiver: bool) {
-        let mut inner = self.lock();
-        inner.handles = inner.handles.saturating_sub(1);
-        if receiver || inner.handles == 0 {
-            inner.receiver_gone = true;
-            inner.items.clear();
-            inner.discard_unread();
-        }
-        if inner.handles == 0 && inner.conn.is_open() {
-            // RFC 6455 §7.1.2: start the closing handshake; the close timer bounds it.
-            let _ = inner.conn.close(now(), wschannel_proto::CloseCode::NORMAL, "");
-        }
-        drop(inner);
-        self.driver.wake();
-    }
-}
-
-impl Inner {
-    /// Bytes queued or in flight: what the sender's backpressure counts.
-    pub(crate) fn unflushed(&self) -> usize {
-        self.conn.buffered() + self.in_flight
-    }
-
-    /// Everything queued has been written and flushed.
-    pub(crate) fn is_flushed(&self) -> bool {
-        self.unflushed() == 0 && !self.needs_flush
-    }
-
-    /// The next item for the reader. Events are taken from the connection only when the reader
-    /// asks, so that a protocol error found behind unread messages takes effect after the user
-    /// has seen (and perhaps answered) them.
-    pub(crate) fn next_item(&mut self) -> Option<Item> {
-        if let Some(item) = self.items.pop_front() {
-            return Some(item);
-        }
-        self.conn.poll_event().map(Item::from)
-    }
-
-    /// Items waiting for the reader, in the queue and in the connection.
-    pub(crate) fn pending_items(&self) -> usize {
-        self.items.len() + self.conn.pending_events()
-    }
-
-    /// Without a reader, events are dropped as they come.
-    fn discard_unread(&mut self) {
-        if self.receiver_gone {
-            while self.conn.poll_event().is_some() {}
-        }
-    }
-
-    /// Moves all the connection's events to the reader's queue (when the transport failed and
-    /// an I/O error must come after them).
-    fn drain_events(&mut self) {
-        while let Some(event) = self.conn.poll_event() {
-            if self.receiver_gone {
-                continue;
-            }
-            self.items.push_back(Item::from(event));
-        }
-    }
-}
-
-impl From<Event> for Item {
-    fn from(event: Event) -> Self {
-        match event {
-            Event::Message(m) => Item::Message(m),
-            Event::Error(e) => Item::Error(Error::Protocol(e)),
-            Event::Closed(_) => Item::Closed,
-        }
-    }
-}
-
-/// Starts the driver task for a transport whose opening handshake is done; `read_buf` holds
-/// bytes read past the handshake (the first frames). Must be called inside a tokio runtime.
-pub(crate) fn spawn<T>(
-    io: T,
-    role: Role,
-    config: Config,
-    protocol: Option<String>,
-    mut read_buf: BytesMut,
-) -> Arc<Shared>
-where
-    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let mut conn = Connection::new(role, config.clone(), now());
-    if !read_buf.is_empty() {
-        conn.handle_read(now(), &mut read_buf);
-    }
-    let inner = Inner {
-        conn,
-        items: VecDeque::new(),
-        in_flight: 0,
-        needs_flush: false,
-        driver_done: false,
-        receiver_gone: false,
-        handles: 2,
-    };
-    let shared = Arc::new(Shared {
-        inner: Mutex::new(inner),
-        reader: AtomicWaker::new(),
-        writer: AtomicWaker::new(),
-        driver: AtomicWaker::new(),
-        protocol,
-        config,
-    });
-    let mut driver = Driver {
-        io,
-        shared: shared.clone(),
-        rbuf: read_buf,
-        wbuf: BytesMut::new(),
-        needs_flush: false,
-        read_eof: false,
-        owed: 0,
-        timer: Box::pin(tokio::time::sleep(std::time::Duration::ZERO)),
-        timer_deadline: None,
-        linger: None,
-    };
-    tokio::spawn(async move {
-        poll_fn(|cx| driver.poll(cx)).await;
-        tracing::trace!("websocket driver exited");
-    });
-    shared
-}
-
-struct Driver<T> {
-    io: T,
-    shared: Arc<Shared>,
-    /// Bytes read and not yet consumed by the connection (an incomplete header at most).
+    /// Bytes read and not yet consumed by the connection.
     rbuf: BytesMut,
+    /// How much the next refill of `rbuf` asks for: grows when reads fill it, shrinks when
+    /// they don't (as hyper's adaptive read strategy).
+    read_size: usize,
+    /// About how large the read buffer's allocation is (for releasing it when quiet).
+    rbuf_alloc: usize,
     /// Bytes taken from the connection and not yet written.
     wbuf: BytesMut,
     needs_flush: bool,
     read_eof: bool,
-    /// Bytes the peer made us queue (pongs, close reply) since the outgoing buffer was last
-    /// empty.
+    /// Bytes the peer made us queue (pongs, the close reply) since the output was last empty.
     owed: usize,
-    /// The connection's timer (keepalive, close timeout).
-    timer: Pin<Box<Sleep>>,
-    timer_deadline: Option<Instant>,
-    /// Bounds flushing and shutting down once the connection is finished, so that a peer that
-    /// stopped reading cannot keep the task alive.
-    linger: Option<Pin<Box<Sleep>>>,
+    /// Reading pauses while unread payload reaches this many bytes.
+    read_budget: usize,
+    write_buffer_size: usize,
+    close_timeout: std::time::Duration,
+    /// The connection's timer (keepalive, close timeout) or, once finished, the bound on the
+    /// final flush and shutdown; created the first time a deadline exists.
+    timer: Option<Pin<Box<Sleep>>>,
+    timer_at: Option<Instant>,
+    finish_deadline: Option<Instant>,
+    /// The transport failed; delivered to the reader after the messages before it.
+    io_error: Option<io::Error>,
+    /// The transport is shut down or failed: no more I/O.
+    pub(crate) transport_done: bool,
+    /// Nobody reads events any more (the receiving half was dropped): discard them.
+    pub(crate) discard: bool,
+    /// Counters the split halves compare to know whether to wake each other.
+    pub(crate) read_epoch: u64,
+    pub(crate) write_epoch: u64,
 }
 
-impl<T> Driver<T>
-where
-    T: AsyncRead + AsyncWrite + Unpin,
-{
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        self.shared.driver.register(cx.waker());
+impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
+    /// A core for a transport whose opening handshake is done; `leftover` holds bytes read past
+    /// the handshake (the first frames).
+    pub(crate) fn new(io: S, role: Role, config: Config, mut leftover: BytesMut) -> Self {
+        let now = now();
+        let mut conn = Connection::new(role, config.clone(), now);
+        if !leftover.is_empty() {
+            conn.handle_read(now, &mut leftover);
+        }
+        if leftover.is_empty() {
+            // Let the handshake's buffer go.
+            leftover = BytesMut::new();
+        }
+        Core {
+            io,
+            conn,
+            rbuf: leftover,
+            read_size: READ_MIN,
+            rbuf_alloc: 0,
+            wbuf: BytesMut::new(),
+            needs_flush: false,
+            read_eof: false,
+            owed: 0,
+            // Never smaller than one maximum-size message, so that one always fits.
+            read_budget: config.max_message_size.max(READ_MAX),
+            write_buffer_size: config.write_buffer_size.max(1),
+            close_timeout: config.close_timeout,
+            timer: None,
+            timer_at: None,
+            finish_deadline: None,
+            io_error: None,
+            transport_done: false,
+            discard: false,
+            read_epoch: 0,
+            write_epoch: 0,
+        }
+    }
+
+    /// The next message or error; `None` once the connection is over and the transport shut
+    /// down (or given up on).
+    pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
         loop {
-            let mut progress = false;
-
-            // Sync with the connection: take what it queued, learn what to do.
-            let (finished, read_paused, deadline) = {
-                let mut inner = self.shared.lock();
-                if self.wbuf.is_empty() {
-                    inner.conn.poll_transmit(&mut self.wbuf);
-                }
-                inner.in_flight = self.wbuf.len();
-                inner.needs_flush = self.needs_flush;
-                let finished = inner.conn.state() == State::Finished;
-                if inner.is_flushed() {
-                    self.owed = 0;
-                }
-                // Read backpressure: undelivered messages, or a peer that makes us queue
-                // replies (pongs, RFC 6455 §5.5.2) faster than it reads them. The user's own
-                // sends do not count: two peers sending bulk data at once must both keep reading.
-                // Once the closing handshake is over the connection discards input, so a client
-                // keeps reading to see the server's EOF (RFC 6455 §7.1.1) however much is unread.
-                let accepts_input = matches!(inner.conn.state(), State::Open | State::CloseSent);
-                let read_paused = accepts_input
-                    && (inner.pending_items() >= MAX_PENDING_ITEMS
-                        || self.owed > self.shared.config.write_buffer_size);
-                (finished, read_paused, inner.conn.poll_timeout())
-            };
-
-            // Write.
-            let mut wrote = false;
-            while !self.wbuf.is_empty() {
-                match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
-                    Poll::Ready(Ok(0)) => return self.fail(io::ErrorKind::WriteZero.into()),
-                    Poll::Ready(Ok(n)) => {
-                        self.wbuf.advance(n);
-                        self.needs_flush = true;
-                        wrote = true;
+            while let Some(event) = self.conn.poll_event() {
+                match event {
+                    Event::Message(m) => {
+                        if self.discard {
+                            continue;
+                        }
+                        self.write_owed(cx);
+                        return Poll::Ready(Some(Item::Message(m)));
                     }
-                    Poll::Ready(Err(e)) => return self.fail(e),
-                    Poll::Pending => break,
+                    Event::Error(e) => return Poll::Ready(Some(Item::Error(Error::Protocol(e)))),
+                    // The stream ends once the transport is done with; keep driving until then.
+                    Event::Closed(_) => {}
                 }
             }
-            if self.wbuf.is_empty() && self.needs_flush {
-                match Pin::new(&mut self.io).poll_flush(cx) {
-                    Poll::Ready(Ok(())) => {
-                        self.needs_flush = false;
-                        wrote = true;
-                    }
-                    Poll::Ready(Err(e)) => return self.fail(e),
-                    Poll::Pending => {}
-                }
+            if let Some(e) = self.io_error.take() {
+                return Poll::Ready(Some(Item::Error(Error::Io(e))));
             }
-            if wrote {
-                progress = true;
-                let mut inner = self.shared.lock();
-                inner.in_flight = self.wbuf.len();
-                inner.needs_flush = self.needs_flush;
-                drop(inner);
-                self.shared.writer.wake();
+            if self.transport_done {
+                return Poll::Ready(None);
             }
+            ready!(self.drive(cx, true));
+        }
+    }
 
-            // Read.
-            if !finished && !read_paused && !self.read_eof {
-                match self.poll_read(cx) {
-                    Poll::Ready(Ok(0)) => {
-                        self.read_eof = true;
-                        let mut inner = self.shared.lock();
-                        inner.conn.handle_eof();
-                        inner.discard_unread();
-                        drop(inner);
-                        self.shared.reader.wake();
-                        progress = true;
-                    }
-                    Poll::Ready(Ok(_)) => {
-                        let mut inner = self.shared.lock();
-                        let before = inner.conn.buffered();
-                        inner.conn.handle_read(now(), &mut self.rbuf);
-                        self.owed += inner.conn.buffered().saturating_sub(before);
-                        inner.discard_unread();
-                        drop(inner);
-                        self.shared.reader.wake();
-                        progress = true;
-                    }
-                    Poll::Ready(Err(e)) => return self.fail(e),
-                    Poll::Pending => {}
-                }
+    /// Ready when a message may be queued: the write buffer is under `write_buffer_size`.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            if self.transport_done || !self.conn.is_open() {
+                return Poll::Ready(Err(Error::Closed));
             }
-
-            // Timer.
-            match deadline {
-                Some(d) if !finished => {
-                    if self.timer_deadline != Some(d) {
-                        self.timer.as_mut().reset(tokio::time::Instant::from_std(d));
-                        self.timer_deadline = Some(d);
-                    }
-                    if self.timer.as_mut().poll(cx).is_ready() {
-                        self.timer_deadline = None;
-                        let mut inner = self.shared.lock();
-                        inner.conn.handle_timeout(now());
-                        inner.discard_unread();
-                        drop(inner);
-                        self.shared.reader.wake();
-                        progress = true;
-                    }
-                }
-                _ => self.timer_deadline = None,
+            if self.unwritten() < self.write_buffer_size {
+                return Poll::Ready(Ok(()));
             }
+            ready!(self.drive(cx, true));
+        }
+    }
 
-            // Finish: flush the last bytes, shut the write side down, exit. Bounded by linger.
-            if finished && !progress {
-                let linger = self.linger.get_or_insert_with(|| {
-                    Box::pin(tokio::time::sleep(self.shared.config.close_timeout))
-                });
-                if linger.as_mut().poll(cx).is_ready() {
-                    tracing::debug!("websocket driver gave up flushing after close_timeout");
-                    return self.exit();
-                }
-                let all_written = self.wbuf.is_empty()
-                    && !self.needs_flush
-                    && self.shared.lock().conn.buffered() == 0;
-                if all_written {
-                    match Pin::new(&mut self.io).poll_shutdown(cx) {
-                        Poll::Ready(_) => return self.exit(),
-                        Poll::Pending => {}
-                    }
-                }
+    /// Queues a message (call after `poll_ready`).
+    pub(crate) fn start_send(&mut self, msg: Message) -> Result<(), Error> {
+        let is_close = matches!(msg, Message::Close(_));
+        self.conn.send(msg)?;
+        if is_close {
+            self.conn.arm_close_timer(now());
+        }
+        Ok(())
+    }
+
+    /// Writes and flushes everything queued; processes what arrived meanwhile (within the
+    /// budget), so that a user who only sends still answers pings.
+    pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            let progress = self.drive(cx, true);
+            if self.is_flushed() {
+                return Poll::Ready(Ok(()));
             }
+            if self.transport_done {
+                // The transport is gone with bytes unwritten.
+                return Poll::Ready(Err(Error::Closed));
+            }
+            ready!(progress);
+        }
+    }
 
-            if !progress {
+    /// Drives the connection until the transport is done, discarding what arrives: the end
+    /// of `close`.
+    pub(crate) fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            while self.conn.poll_event().is_some() {}
+            self.io_error = None;
+            if self.transport_done {
+                return Poll::Ready(());
+            }
+            ready!(self.drive(cx, true));
+        }
+    }
+
+    /// Drives the connection until the transport is done, keeping what arrives for the reader
+    /// (within the read budget): the end of a split sender's `close`.
+    pub(crate) fn poll_transport_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            if self.transport_done {
+                return Poll::Ready(());
+            }
+            ready!(self.drive(cx, true));
+        }
+    }
+
+    /// Starts a normal close (1000) if the connection is still open.
+    pub(crate) fn close_normal(&mut self) {
+        if self.conn.is_open() {
+            // RFC 6455 §7.1.2: a normal close; the empty reason always fits.
+            let _ = self.conn.close(now(), CloseCode::NORMAL, "");
+        }
+    }
+
+    /// What the protocol owes the peer (a pong, the close reply) goes out before the message
+    /// that came with it is handed over, without waiting: the caller may not poll again soon.
+    /// The user's own queued messages are written with it only then, so an echo loop still
+    /// writes once per burst.
+    fn write_owed(&mut self, cx: &mut Context<'_>) {
+        if self.owed > 0 && !self.transport_done {
+            if let Poll::Ready(Err(e)) = self.poll_write_out(cx) {
+                let _ = self.fail(e);
+            }
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    fn unwritten(&self) -> usize {
+        self.wbuf.len() + self.conn.buffered()
+    }
+
+    fn is_flushed(&self) -> bool {
+        self.unwritten() == 0 && !self.needs_flush
+    }
+
+    /// One round of I/O: write, read (when `read` and the budget allow), timer, finish.
+    /// `Ready` when anything happened (poll again), `Pending` when every source registered
+    /// the waker.
+    fn drive(&mut self, cx: &mut Context<'_>, read: bool) -> Poll<()> {
+        if self.transport_done {
+            return Poll::Ready(());
+        }
+        let mut progress = false;
+
+        match self.poll_write_out(cx) {
+            Poll::Ready(Ok(wrote)) => progress |= wrote,
+            Poll::Ready(Err(e)) => return self.fail(e),
+            Poll::Pending => {}
+        }
+
+        if read && self.may_read() {
+            match self.poll_read_in(cx) {
+                Poll::Ready(Ok(())) => progress = true,
+                Poll::Ready(Err(e)) => return self.fail(e),
+                Poll::Pending => {}
+            }
+        }
+
+        if self.poll_timer(cx).is_ready() {
+            progress = true;
+        }
+
+        if self.conn.state() == State::Finished && !progress {
+            // Flush the last bytes, shut the write side down, done. Bounded by the timer.
+            if self.finish_deadline.is_none() {
+                self.finish_deadline = Some(now() + self.close_timeout);
+                return Poll::Ready(());
+            }
+            if self.is_flushed() && Pin::new(&mut self.io).poll_shutdown(cx).is_ready() {
+                return self.finish();
+            }
+        }
+
+        if progress {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Whether to read now: not at EOF, the connection takes input, and the budgets allow.
+    fn may_read(&self) -> bool {
+        if self.read_eof {
+            return false;
+        }
+        match self.conn.state() {
+            // Read backpressure: unread payload, or a peer that makes us queue replies (pongs,
+            // RFC 6455 §5.5.2) faster than it reads them. The user's own sends do not count:
+            // two peers sending bulk data at once must both keep reading.
+            State::Open | State::CloseSent => {
+                (self.discard || self.conn.unread_bytes() < self.read_budget)
+                    && self.owed <= self.write_buffer_size
+            }
+            // The closing handshake is over and input is discarded: a client keeps reading to
+            // see the server's EOF (RFC 6455 §7.1.1).
+            State::Closed => true,
+            State::Finished => false,
+        }
+    }
+
+    /// Writes what is queued, then flushes. `Ready(Ok(true))` when bytes moved.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        let mut wrote = false;
+        loop {
+            if self.wbuf.is_empty() && self.conn.poll_transmit(&mut self.wbuf) == 0 {
+                break;
+            }
+            match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.wbuf.advance(n);
+                    self.needs_flush = true;
+                    wrote = true;
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => break,
+            }
+        }
+        if self.wbuf.is_empty() && self.needs_flush {
+            match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.needs_flush = false,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => {}
+            }
+        }
+        if self.is_flushed() {
+            self.owed = 0;
+        }
+        if wrote {
+            self.write_epoch += 1;
+            Poll::Ready(Ok(true))
+        } else if self.is_flushed() {
+            Poll::Ready(Ok(false))
+        } else {
+            Poll::Pending
+        }
+    }
+
+    /// Reads once into the spare capacity of the read buffer and feeds the connection.
+    fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.rbuf.is_empty() {
+            // Everything was consumed: start again at the front of the allocation when no
+            // message points into it (no copy, no allocation), so that a frame that fits the
+            // buffer arrives whole and is handed out without a copy.
+            let _ = self.rbuf.try_reclaim(self.rbuf.capacity() + 1);
+        }
+        if self.rbuf.capacity() - self.rbuf.len() < READ_SPARE_MIN {
+            // Reclaims the buffer in place when no message still points into it (asking for no
+            // more than its size, so that a partial frame left in it does not force a new one).
+            let want = self.read_size.saturating_sub(self.rbuf.len()).max(READ_SPARE_MIN);
+            self.rbuf.reserve(want);
+            self.rbuf_alloc = self.rbuf.capacity();
+        }
+        let spare = self.rbuf.capacity() - self.rbuf.len();
+        let poll = tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf);
+        match poll {
+            Poll::Ready(Ok(0)) => {
+                self.read_eof = true;
+                self.conn.handle_eof();
+            }
+            Poll::Ready(Ok(n)) => {
+                self.adapt_read_size(n, spare);
+                let before = self.conn.buffered();
+                self.conn.handle_read(now(), &mut self.rbuf);
+                self.owed += self.conn.buffered().saturating_sub(before);
+            }
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => {
+                self.release_when_quiet();
                 return Poll::Pending;
             }
         }
+        self.read_epoch += 1;
+        if self.discard {
+            while self.conn.poll_event().is_some() {}
+        }
+        Poll::Ready(Ok(()))
     }
 
-    /// Reads into the spare capacity of `rbuf` (no zero-filling: `poll_read_buf` hands the
-    /// transport uninitialised memory through `ReadBuf`, safely).
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
-        self.rbuf.reserve(READ_CHUNK);
-        tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf)
-    }
-
-    /// The transport failed: the reader gets the error once, then the end of the stream.
-    fn fail(&mut self, e: io::Error) -> Poll<()> {
-        let mut inner = self.shared.lock();
-        if inner.conn.state() != State::Finished {
-            tracing::debug!(error = %e, "websocket transport failed");
-            inner.drain_events();
-            if !inner.receiver_gone {
-                inner.items.push_back(Item::Error(Error::Io(e)));
+    /// Nothing to read, nothing buffered: give back buffers that a burst grew, so that an idle
+    /// connection holds no large buffer. Small ones are kept for the next message.
+    fn release_when_quiet(&mut self) {
+        if self.rbuf.is_empty() && self.rbuf_alloc > READ_MIN {
+            self.rbuf = BytesMut::new();
+            self.rbuf_alloc = 0;
+            self.read_size = READ_MIN;
+        }
+        if self.wbuf.is_empty() {
+            // Rewind to the start of the allocation (no copy, no allocation) to see its size.
+            let _ = self.wbuf.try_reclaim(self.wbuf.capacity() + 1);
+            if self.wbuf.capacity() > WRITE_KEEP {
+                self.wbuf = BytesMut::new();
             }
-            inner.conn.handle_eof();
-            inner.drain_events();
         }
-        drop(inner);
-        self.exit()
     }
 
-    fn exit(&mut self) -> Poll<()> {
-        let mut inner = self.shared.lock();
-        if inner.conn.state() != State::Finished {
-            // Gave up: record the abnormal close so the user learns how it ended.
-            inner.conn.handle_eof();
-            inner.drain_events();
+    fn adapt_read_size(&mut self, n: usize, spare: usize) {
+        if n == spare && n >= self.read_size {
+            self.read_size = (self.read_size * 2).min(READ_MAX);
+        } else if n < self.read_size / 4 {
+            self.read_size = (self.read_size / 2).max(READ_MIN);
         }
-        inner.driver_done = true;
-        drop(inner);
-        self.shared.reader.wake();
-        self.shared.writer.wake();
+    }
+
+    /// Fires the connection's timer (or, once finished, the bound on finishing).
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let deadline = match self.conn.state() {
+            State::Finished => self.finish_deadline,
+            _ => self.conn.poll_timeout(),
+        };
+        let Some(deadline) = deadline else {
+            return Poll::Pending;
+        };
+        // Lazy: a deadline that moved later (keepalive after every read) leaves the timer
+        // where it is; when it fires early the connection finds nothing due and it is re-armed.
+        let timer = self.timer.get_or_insert_with(|| {
+            Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)))
+        });
+        match self.timer_at {
+            Some(at) if at <= deadline => {}
+            _ => {
+                timer.as_mut().reset(tokio::time::Instant::from_std(deadline));
+                self.timer_at = Some(deadline);
+            }
+        }
+        ready!(timer.as_mut().poll(cx));
+        self.timer_at = None;
+        let now = now();
+        if now < deadline {
+            // Fired for an earlier deadline that has since moved: re-arm on the next round.
+            return Poll::Ready(());
+        }
+        if self.conn.state() == State::Finished {
+            tracing::debug!("websocket gave up flushing after close_timeout");
+            return self.finish();
+        } else {
+            self.conn.handle_timeout(now);
+            self.read_epoch += 1;
+        }
         Poll::Ready(())
+    }
+
+    /// The transport failed: the reader gets the error after what arrived before it.
+    fn fail(&mut self, e: io::Error) -> Poll<()> {
+        if self.conn.state() != State::Finished {
+            tracing::debug!(error = %e, "websocket transport failed");
+            self.io_error = Some(e);
+            self.conn.handle_eof();
+        }
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Poll<()> {
+        if self.conn.state() != State::Finished {
+            // Gave up: record the abnormal close so the user learns how it ended.
+            self.conn.handle_eof();
+        }
+        self.transport_done = true;
+        self.timer = None;
+        self.rbuf = BytesMut::new();
+        self.wbuf = BytesMut::new();
+        self.read_epoch += 1;
+        self.write_epoch += 1;
+        Poll::Ready(())
+    }
+
+    /// Poll-based `close`: starts the close with `code` and `reason`.
+    pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.conn.close(now(), code, reason)?;
+        Ok(())
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Drop for Core<S> {
+    /// Best effort without a task to finish in: queue a normal close if the connection is
+    /// open and try once, without waiting, to write it and shut the transport down.
+    fn drop(&mut self) {
+        if self.transport_done {
+            return;
+        }
+        self.close_normal();
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        if let Poll::Ready(Ok(_)) = self.poll_write_out(&mut cx) {
+            if self.is_flushed() {
+                let _ = Pin::new(&mut self.io).poll_shutdown(&mut cx);
+            }
+        }
     }
 }

@@ -77,8 +77,8 @@ pub mod error;
 pub mod server;
 pub mod tls;
 
-pub use channel::{pair, Channel, Receiver, Sender};
-pub use client::{connect, ClientBuilder};
+pub use channel::{pair, Channel, Receiver, ReuniteError, Sender};
+pub use client::{connect, ClientBuilder, MaybeTlsStream};
 pub use error::{Error, HttpRejection, Stage};
 pub use server::{accept, accept_with, Reject};
 pub use wschannel_proto::handshake::Request;

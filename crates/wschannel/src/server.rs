@@ -51,7 +51,7 @@ impl Reject {
 /// # Ok(())
 /// # }
 /// ```
-pub async fn accept<IO>(io: IO) -> Result<Channel, Error>
+pub async fn accept<IO>(io: IO) -> Result<Channel<IO>, Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -69,7 +69,7 @@ where
 ///   matching 4xx first), or when the hook chose a subprotocol the client did not offer (500);
 /// - [`Error::Rejected`] when the hook refused (the client is sent the status and body);
 /// - [`Error::Io`] when the transport fails or the client hangs up mid-request.
-pub async fn accept_with<IO, F>(mut io: IO, config: Config, hook: F) -> Result<Channel, Error>
+pub async fn accept_with<IO, F>(mut io: IO, config: Config, hook: F) -> Result<Channel<IO>, Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: FnOnce(&Request) -> Result<Option<String>, Reject>,
@@ -134,7 +134,7 @@ pub async fn accept_request<IO>(
     leftover: BytesMut,
     config: Config,
     protocol: Option<&str>,
-) -> Result<Channel, Error>
+) -> Result<Channel<IO>, Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -178,7 +178,7 @@ async fn finish<IO>(
     protocol: Option<String>,
     leftover: BytesMut,
     config: Config,
-) -> Result<Channel, Error>
+) -> Result<Channel<IO>, Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -194,5 +194,5 @@ where
     write_accept(upgrade, protocol.as_deref(), &[], &mut out);
     io.write_all(&out).await?;
     io.flush().await?;
-    Ok(Channel::spawn(io, Role::Server, config, protocol, leftover))
+    Ok(Channel::new(io, Role::Server, config, protocol, leftover))
 }

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use common::{close_payload, within, Peer};
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::DuplexStream;
 use wschannel::{
-    Channel, CloseCode, Config, Error, Initiator, Message, OpCode, ProtocolError, Role,
+    Channel, CloseCode, Config, ControlPayload, Error, Initiator, Message, OpCode, ProtocolError,
+    Role,
 };
 
 /// A channel in `role` and the peer playing the other role.
-fn setup(role: Role, config: Config) -> (Channel, Peer) {
+fn setup(role: Role, config: Config) -> (Channel<DuplexStream>, Peer) {
     let (ours, theirs) = tokio::io::duplex(64 << 10);
     let channel = Channel::from_stream(ours, role, config);
     (channel, Peer { io: theirs, mask: role == Role::Server })
@@ -61,14 +63,37 @@ async fn fragmented_send_goes_out_as_frames() {
 }
 
 #[tokio::test]
-async fn ping_is_answered_while_nobody_reads() {
-    // The channel is never polled: the driver must answer on its own (RFC 6455 §5.5.2).
-    let (_ch, mut peer) = setup(Role::Server, Config::default());
+async fn ping_is_answered_before_it_is_handed_over() {
+    // RFC 6455 §5.5.2: the pong goes out in the poll that reads the ping, even if the user
+    // then stops polling.
+    let (mut ch, mut peer) = setup(Role::Server, Config::default());
 
     peer.send(true, 0x9, b"are you there").await;
+    let ping = within(ch.next()).await.unwrap().unwrap();
+    assert_eq!(ping, Message::Ping(ControlPayload::try_from("are you there").unwrap()));
 
-    let pong = peer.recv().await.unwrap();
+    let pong = within(peer.recv()).await.unwrap();
     assert_eq!((pong.opcode, pong.payload.as_slice()), (0xA, &b"are you there"[..]));
+}
+
+#[tokio::test]
+async fn ping_is_answered_while_the_user_only_sends() {
+    // Flushing processes what arrived: a user who never reads still answers pings.
+    let (mut ch, mut peer) = setup(Role::Server, Config::default());
+
+    peer.send(true, 0x9, b"hello?").await;
+    within(ch.send(Message::text("news"))).await.unwrap();
+    within(ch.send(Message::text("more news"))).await.unwrap();
+
+    let mut frames = Vec::new();
+    while frames.len() < 3 {
+        frames.push(within(peer.recv()).await.unwrap());
+    }
+    assert!(
+        frames.iter().any(|f| (f.opcode, f.payload.as_slice()) == (0xA, &b"hello?"[..])),
+        "no pong among {:?}",
+        frames.iter().map(|f| f.opcode).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -167,11 +192,11 @@ async fn keepalive_detects_a_silent_peer() {
         .ping_timeout(Duration::from_secs(5));
     let (mut ch, mut peer) = setup(Role::Client, config);
 
-    // The peer reads but never answers.
-    let ping = peer.recv().await.unwrap();
-    assert_eq!(ping.opcode, 0x9);
+    // The peer reads but never answers, while the user waits for a message.
+    let (ping, next) = within(async { tokio::join!(peer.recv(), ch.next()) }).await;
+    assert_eq!(ping.unwrap().opcode, 0x9);
 
-    let err = within(ch.next()).await.unwrap().unwrap_err();
+    let err = next.unwrap().unwrap_err();
     assert!(matches!(err, Error::Protocol(ProtocolError::PingTimeout)), "{err:?}");
     assert!(within(ch.next()).await.is_none());
     assert_eq!(ch.close_code(), Some(CloseCode::ABNORMAL));
@@ -186,10 +211,14 @@ async fn keepalive_is_satisfied_by_a_pong() {
     let (mut ch, mut peer) = setup(Role::Client, config);
 
     for _ in 0..3 {
-        let ping = peer.recv().await.unwrap();
-        assert_eq!(ping.opcode, 0x9);
-        peer.send(true, 0xA, &ping.payload).await;
-        let pong = within(ch.next()).await.unwrap().unwrap();
+        // The keepalive timer runs while the user waits in `next()`.
+        let answer = async {
+            let ping = peer.recv().await.unwrap();
+            assert_eq!(ping.opcode, 0x9);
+            peer.send(true, 0xA, &ping.payload).await;
+        };
+        let ((), pong) = within(async { tokio::join!(answer, ch.next()) }).await;
+        let pong = pong.unwrap().unwrap();
         assert!(matches!(pong, Message::Pong(_)), "{pong:?}");
     }
     assert!(ch.is_open());
@@ -225,15 +254,14 @@ async fn close_gives_up_on_a_peer_that_never_replies() {
 }
 
 #[tokio::test]
-async fn dropping_the_channel_closes_normally() {
+async fn dropping_the_channel_sends_a_normal_close_and_drops_the_transport() {
     let (ch, mut peer) = setup(Role::Server, Config::default());
 
     drop(ch);
 
-    let close = peer.recv().await.unwrap();
+    let close = within(peer.recv()).await.unwrap();
     assert_eq!(close.close_code(), Some(1000));
-    peer.send(true, 0x8, &close_payload(1000, "")).await;
-    assert!(peer.recv().await.is_none(), "the driver shuts the transport down and exits");
+    assert!(within(peer.recv()).await.is_none(), "the transport is gone");
 }
 
 #[tokio::test]
@@ -261,26 +289,43 @@ async fn frames_split_at_every_byte_arrive_whole() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn unread_messages_stop_the_driver_reading() {
+async fn reading_pauses_at_the_byte_budget_when_nobody_takes_messages() {
     use tokio::io::AsyncWriteExt;
 
+    // The budget is max(max_message_size, 64 KiB) of unread payload: 64 KiB here.
+    const BUDGET: usize = 64 << 10;
     let (ours, theirs) = tokio::io::duplex(4096);
-    let mut ch = Channel::from_stream(ours, Role::Server, Config::default());
+    let config = Config::default().max_message_size(BUDGET);
+    let mut ch = Channel::from_stream(ours, Role::Server, config);
     let mut peer = Peer { io: theirs, mask: true };
     let frame = peer.encode(true, 0x2, &[0x11; 1000]);
 
-    // Nobody reads the channel: after a few messages the peer's writes must wait.
-    let mut pended = false;
-    let mut sent = 0;
-    for _ in 0..1000 {
-        let write = tokio::time::timeout(Duration::from_secs(1), peer.io.write_all(&frame));
-        if write.await.is_err() {
-            pended = true;
-            break;
+    // The user only sends, so the channel reads (and would answer pings) but nobody takes the
+    // messages: after the budget the peer's writes must wait.
+    let flood = async {
+        for sent in 0..1000 {
+            let write = tokio::time::timeout(Duration::from_secs(1), peer.io.write_all(&frame));
+            if write.await.is_err() {
+                return sent;
+            }
         }
-        sent += 1;
-    }
-    assert!(pended, "the driver kept reading {sent} unread messages");
+        panic!("the channel kept reading 1000 unread messages");
+    };
+    let user_sends = async {
+        loop {
+            ch.send(Message::text("tick")).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let sent = tokio::select! {
+        sent = flood => sent,
+        () = user_sends => unreachable!(),
+    };
+    let accepted = sent * 1000;
+    // Bytes, not a count of messages: far more than 16 messages were taken in, and no more
+    // than the budget plus one read and the pipe's own buffer.
+    assert!(accepted >= BUDGET, "paused after only {sent} messages");
+    assert!(accepted <= BUDGET + (64 << 10) + 4096 + 1000, "read {sent} messages");
 
     // Reading resumes the flow; everything arrives in order.
     let mut received = 0;
@@ -297,21 +342,51 @@ async fn a_ping_flood_from_a_peer_that_never_reads_is_bounded() {
 
     let config = Config::default().write_buffer_size(2048);
     let (ours, theirs) = tokio::io::duplex(4096);
-    let ch = Channel::from_stream(ours, Role::Server, config);
+    let mut ch = Channel::from_stream(ours, Role::Server, config);
     let mut peer = Peer { io: theirs, mask: true };
     let ping = peer.encode(true, 0x9, &[0x22; 125]);
 
-    // Each ping owes a pong; the peer never reads them, so we must stop reading its pings.
-    let mut pended = false;
-    for _ in 0..10_000 {
-        let write = tokio::time::timeout(Duration::from_secs(1), peer.io.write_all(&ping));
-        if write.await.is_err() {
-            pended = true;
-            break;
+    // Each ping owes a pong; the peer never reads them, so the channel must stop reading its
+    // pings even though the user keeps reading.
+    let flood = async {
+        for _ in 0..10_000 {
+            let write = tokio::time::timeout(Duration::from_secs(1), peer.io.write_all(&ping));
+            if write.await.is_err() {
+                return;
+            }
         }
+        panic!("the channel kept answering pings nobody reads");
+    };
+    let reader = async {
+        let mut pings = 0u32;
+        while let Some(Ok(Message::Ping(_))) = ch.next().await {
+            pings += 1;
+        }
+        pings
+    };
+    tokio::select! {
+        () = flood => {}
+        pings = reader => panic!("the stream ended after {pings} pings"),
     }
-    assert!(pended, "the driver kept answering pings nobody reads");
-    drop(ch);
+}
+
+#[tokio::test]
+async fn split_halves_reunite_into_the_channel() {
+    let (ch, mut peer) = setup(Role::Server, Config::default());
+    let (mut tx, mut rx) = ch.split();
+
+    peer.send(true, 0x1, b"one").await;
+    assert_eq!(within(rx.next()).await.unwrap().unwrap(), Message::text("one"));
+    within(tx.send(Message::text("two"))).await.unwrap();
+    assert_eq!(within(peer.recv()).await.unwrap().payload, b"two");
+
+    let (other, _other_peer) = setup(Role::Server, Config::default());
+    let (_, other_rx) = other.split();
+    let wschannel::ReuniteError(tx, _) = tx.reunite(other_rx).unwrap_err();
+    let mut ch = tx.reunite(rx).unwrap();
+
+    peer.send(true, 0x2, b"three").await;
+    assert_eq!(within(ch.next()).await.unwrap().unwrap(), Message::binary(&b"three"[..]));
 }
 
 #[tokio::test(start_paused = true)]
@@ -327,11 +402,14 @@ async fn client_sees_the_server_eof_even_with_unread_messages() {
     }
     burst.extend(peer.encode(true, 0x8, &close_payload(1000, "")));
     peer.write_raw(&burst).await;
-    let echo = peer.recv().await.unwrap();
-    assert_eq!(echo.close_code(), Some(1000));
-    // The server closes TCP (its write side); the client must notice without being read.
-    tokio::io::AsyncWriteExt::shutdown(&mut peer.io).await.unwrap();
     let (mut tx, _rx) = ch.split();
-    let done = tokio::time::timeout(Duration::from_secs(30), tx.close(CloseCode::NORMAL, "")).await;
-    assert!(matches!(done, Ok(Ok(()))), "driver did not finish at EOF: {done:?}");
+    let server = async {
+        let close = peer.recv().await.unwrap();
+        assert_eq!(close.close_code(), Some(1000));
+        // The server closes TCP (its write side); the client must notice without being read.
+        tokio::io::AsyncWriteExt::shutdown(&mut peer.io).await.unwrap();
+    };
+    let close = tokio::time::timeout(Duration::from_secs(30), tx.close(CloseCode::NORMAL, ""));
+    let ((), done) = tokio::join!(server, close);
+    assert!(matches!(done, Ok(Ok(()))), "did not finish at EOF: {done:?}");
 }
