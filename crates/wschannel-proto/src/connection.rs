@@ -15,6 +15,10 @@ use crate::mask::apply_mask;
 use crate::message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
 use crate::utf8::{self, Utf8Validator};
 
+/// The outgoing buffer keeps at least this much capacity between sends (and up to
+/// `Config::write_buffer_size` when that is larger).
+const MIN_KEPT_OUT_CAPACITY: usize = 64 << 10;
+
 /// Which end of the connection this is; decides masking (RFC 6455 §5.1) and who closes TCP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -294,12 +298,32 @@ impl Connection {
         self.events.len() + usize::from(self.pending_failure.is_some())
     }
 
-    /// Moves the queued outgoing bytes to the end of `buf` (without copying when `buf` is
-    /// empty). Returns how many bytes were moved.
+    /// Moves the queued outgoing bytes to the end of `buf`. Returns how many bytes were moved.
+    ///
+    /// Keep one `buf` for the life of the connection, write it out, and call this again once it
+    /// is empty: the connection then swaps `buf` with its own buffer instead of copying, so the
+    /// two buffers trade places and each keeps its capacity. In steady state neither queueing
+    /// a message nor taking its bytes allocates. When `buf` still holds bytes, the queued ones
+    /// are copied after them. A buffer coming back that can hold more than
+    /// [`Config::write_buffer_size`] (at least 64 KiB) is released rather than kept, so an
+    /// idle connection does not hold on to the memory of its largest burst.
     pub fn poll_transmit(&mut self, buf: &mut BytesMut) -> usize {
         let n = self.out.len();
-        if n > 0 {
-            buf.unsplit(self.out.split());
+        if n == 0 {
+            return 0;
+        }
+        if buf.is_empty() {
+            std::mem::swap(&mut self.out, buf);
+            self.out.clear();
+        } else {
+            buf.extend_from_slice(&self.out);
+            self.out.clear();
+        }
+        // `try_reclaim` succeeds without allocating exactly when the buffer, rewound, can hold
+        // that much: then it is one we do not want to keep.
+        let keep = self.config.write_buffer_size.max(MIN_KEPT_OUT_CAPACITY);
+        if self.out.try_reclaim(keep + 1) {
+            self.out = BytesMut::new();
         }
         n
     }
@@ -813,5 +837,54 @@ fn parse_close_payload(payload: Bytes) -> Result<(CloseCode, Utf8Bytes), Protoco
             utf8::validate(&reason).map_err(|_| ProtocolError::InvalidUtf8)?;
             Ok((CloseCode::from_u16_unchecked(code), Utf8Bytes::from_validated(reason)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_transmit_swaps_into_an_empty_buffer_and_appends_otherwise() {
+        let now = Instant::now();
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        conn.send(Message::binary(vec![1u8; 100])).unwrap();
+        let mut buf = BytesMut::with_capacity(4096);
+        let (ours, theirs) = (conn.out.as_ptr(), buf.as_ptr());
+        assert_eq!(conn.poll_transmit(&mut buf), 102);
+        // Swapped, not copied: each side now holds the other's allocation.
+        assert_eq!(buf.as_ptr(), ours);
+        assert_eq!(conn.out.as_ptr(), theirs);
+        assert!(conn.out.is_empty() && conn.out.capacity() >= 4096);
+
+        // `buf` was not written out yet: the next frame goes after its bytes.
+        conn.send(Message::binary(vec![2u8; 3])).unwrap();
+        assert_eq!(conn.poll_transmit(&mut buf), 5);
+        assert_eq!(buf.len(), 107);
+        assert_eq!(buf[..2], [0x82, 100]);
+        assert_eq!(buf[102..], [0x82, 3, 2, 2, 2]);
+        assert_eq!(conn.buffered(), 0);
+        assert_eq!(conn.poll_transmit(&mut buf), 0);
+    }
+
+    #[test]
+    fn poll_transmit_does_not_keep_a_burst_sized_buffer() {
+        let now = Instant::now();
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        let mut buf = BytesMut::new();
+        conn.send(Message::binary(vec![0u8; 1 << 20])).unwrap();
+        conn.poll_transmit(&mut buf);
+        buf.clear(); // written out
+        conn.send(Message::text("small")).unwrap();
+        conn.poll_transmit(&mut buf);
+        assert_eq!(buf[..], *b"\x81\x05small");
+        // The 1 MiB buffer came back to the connection, which let it go.
+        assert_eq!(conn.out.capacity(), 0);
+
+        // A working-size buffer is kept.
+        buf.clear();
+        conn.send(Message::text("again")).unwrap();
+        conn.poll_transmit(&mut buf);
+        assert!(conn.out.capacity() >= 7);
     }
 }
