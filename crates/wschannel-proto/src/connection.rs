@@ -19,6 +19,9 @@ use crate::utf8::{self, Utf8Validator};
 /// `Config::write_buffer_size` when that is larger).
 const MIN_KEPT_OUT_CAPACITY: usize = 64 << 10;
 
+/// The reassembly buffer keeps its allocation between messages up to this capacity.
+const MAX_KEPT_RX_CAPACITY: usize = 64 << 10;
+
 /// Which end of the connection this is; decides masking (RFC 6455 §5.1) and who closes TCP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -103,8 +106,11 @@ pub struct Connection {
     events: VecDeque<Event>,
     /// The data frame whose payload is being received.
     rx_frame: Option<RxFrame>,
-    /// The data message being assembled (across fragments).
+    /// The data message being assembled (across fragments, or a frame that arrived in pieces).
     rx_message: Option<RxMessage>,
+    /// The payload of `rx_message`. Kept across messages: once the user drops a message, its
+    /// allocation is this buffer's alone again and the next message reuses it.
+    rx_buf: BytesMut,
     /// After a protocol error the input can no longer be framed: discard it.
     rx_failed: bool,
     /// Outgoing fragmented message in progress: its opcode and UTF-8 state.
@@ -128,9 +134,9 @@ struct RxFrame {
     offset: usize,
 }
 
+/// The message in assembly; its payload is in `Connection::rx_buf`.
 struct RxMessage {
     opcode: OpCode,
-    buf: BytesMut,
     utf8: Utf8Validator,
     /// RSV bits of the first frame, for the extension to decode the message.
     ext_rsv: u8,
@@ -147,6 +153,7 @@ impl Connection {
             events: VecDeque::new(),
             rx_frame: None,
             rx_message: None,
+            rx_buf: BytesMut::new(),
             rx_failed: false,
             tx_fragment: None,
             close_info: None,
@@ -230,7 +237,7 @@ impl Connection {
             self.state = State::Finished;
         }
         self.rx_frame = None;
-        self.rx_message = None;
+        self.discard_rx_message();
     }
 
     /// Call when the instant from [`poll_timeout`](Self::poll_timeout) has passed.
@@ -565,13 +572,19 @@ impl Connection {
     fn fail(&mut self, now: Instant, e: ProtocolError) {
         self.rx_failed = true;
         self.rx_frame = None;
-        self.rx_message = None;
+        self.discard_rx_message();
         let behind_messages = self.events.iter().any(|ev| matches!(ev, Event::Message(_)));
         if behind_messages && self.state == State::Open {
             self.pending_failure = Some((e, now));
         } else {
             self.apply_failure(now, e);
         }
+    }
+
+    /// Drops the message in assembly and the buffer that held it (the connection is ending).
+    fn discard_rx_message(&mut self) {
+        self.rx_message = None;
+        self.rx_buf = BytesMut::new();
     }
 
     fn apply_failure(&mut self, now: Instant, e: ProtocolError) {
@@ -584,7 +597,7 @@ impl Connection {
         self.record_close(code, Utf8Bytes::from(reason), Initiator::Library);
         self.rx_failed = true;
         self.rx_frame = None;
-        self.rx_message = None;
+        self.discard_rx_message();
         self.enter_closed(now);
     }
 
@@ -657,11 +670,12 @@ impl Connection {
         }
 
         if header.opcode != OpCode::Continuation {
+            // Reserve what arrived plus a bounded amount: a declared length costs nothing
+            // until its bytes arrive. Reuses the last message's allocation once it was dropped.
+            debug_assert!(self.rx_buf.is_empty());
+            self.rx_buf.reserve(len.min(input.len().max(4096)));
             self.rx_message = Some(RxMessage {
                 opcode: header.opcode,
-                // Reserve what arrived plus a bounded amount: a declared length costs nothing
-                // until its bytes arrive.
-                buf: BytesMut::with_capacity(len.min(input.len().max(4096))),
                 utf8: Utf8Validator::new(),
                 ext_rsv: header.rsv,
             });
@@ -710,7 +724,7 @@ impl Connection {
                 limit: self.config.max_frame_size,
             });
         }
-        let so_far = self.rx_message.as_ref().map_or(0, |m| m.buf.len() as u64);
+        let so_far = if self.rx_message.is_some() { self.rx_buf.len() as u64 } else { 0 };
         let total = so_far + h.payload_len;
         if total > self.config.max_message_size as u64 {
             return Err(ProtocolError::MessageTooLarge {
@@ -731,9 +745,9 @@ impl Connection {
             // Invariant: an RxFrame for a data frame exists only with its RxMessage.
             return Err(ProtocolError::UnexpectedContinuation);
         };
-        let start = msg.buf.len();
-        msg.buf.put_slice(data);
-        let piece = &mut msg.buf[start..];
+        let start = self.rx_buf.len();
+        self.rx_buf.put_slice(data);
+        let piece = &mut self.rx_buf[start..];
         if let Some(key) = header.mask {
             apply_mask(piece, key, offset);
         }
@@ -748,7 +762,12 @@ impl Connection {
         let Some(mut msg) = self.rx_message.take() else {
             return Ok(());
         };
-        let mut payload = msg.buf.split().freeze();
+        let large = self.rx_buf.capacity() > MAX_KEPT_RX_CAPACITY;
+        let mut payload = self.rx_buf.split().freeze();
+        if large {
+            // The message keeps its bytes; the connection does not keep a buffer that size.
+            self.rx_buf = BytesMut::new();
+        }
         if msg.ext_rsv != 0 {
             if let Some(ext) = self.extension.as_mut() {
                 payload = ext.decode_message(msg.ext_rsv, payload)?;
@@ -803,7 +822,7 @@ impl Connection {
                     _ => self.record_close(code, reason, Initiator::Local),
                 }
                 self.rx_frame = None;
-                self.rx_message = None;
+                self.discard_rx_message();
                 self.enter_closed(now);
             }
             _ => {}
@@ -865,6 +884,59 @@ mod tests {
         assert_eq!(buf[102..], [0x82, 3, 2, 2, 2]);
         assert_eq!(conn.buffered(), 0);
         assert_eq!(conn.poll_transmit(&mut buf), 0);
+    }
+
+    /// `values.len()` messages of `size` bytes in two fragments each; message `i` is
+    /// `values[i]` in every byte.
+    fn fragmented(values: &[u8], size: usize) -> BytesMut {
+        let mut wire = BytesMut::new();
+        for &v in values {
+            let half = vec![v; size / 2];
+            encode_frame(&mut wire, false, 0, OpCode::Binary, Some([1, 2, 3, 4]), &half);
+            encode_frame(&mut wire, true, 0, OpCode::Continuation, Some([4, 3, 2, 1]), &half);
+        }
+        wire
+    }
+
+    fn take_binary(conn: &mut Connection) -> Bytes {
+        match conn.poll_event() {
+            Some(Event::Message(Message::Binary(b))) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reassembly_reuses_its_buffer_only_once_the_last_message_was_dropped() {
+        let now = Instant::now();
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        // Held messages keep their bytes while the next ones are assembled.
+        let mut held = Vec::new();
+        for v in 0..3u8 {
+            conn.handle_read(now, &mut fragmented(&[v], 1000));
+            held.push(take_binary(&mut conn));
+        }
+        conn.handle_read(now, &mut fragmented(&[3, 4], 1000));
+        held.push(take_binary(&mut conn));
+        held.push(take_binary(&mut conn));
+        for (v, m) in held.iter().enumerate() {
+            assert_eq!(m[..], vec![v as u8; 1000][..], "message {v}");
+        }
+        // Once dropped, the next message is assembled where the last one was.
+        let last = held[4].as_ptr();
+        drop(held);
+        conn.handle_read(now, &mut fragmented(&[5], 1000));
+        let m = take_binary(&mut conn);
+        assert_eq!(m.as_ptr(), last);
+        assert_eq!(m[..], [5; 1000]);
+    }
+
+    #[test]
+    fn reassembly_does_not_keep_a_large_buffer() {
+        let now = Instant::now();
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        conn.handle_read(now, &mut fragmented(&[7], 200 << 10));
+        assert_eq!(take_binary(&mut conn).len(), 200 << 10);
+        assert_eq!(conn.rx_buf.capacity(), 0);
     }
 
     #[test]
