@@ -15,6 +15,13 @@ use crate::mask::apply_mask;
 use crate::message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
 use crate::utf8::{self, Utf8Validator};
 
+/// The outgoing buffer keeps at least this much capacity between sends (and up to
+/// `Config::write_buffer_size` when that is larger).
+const MIN_KEPT_OUT_CAPACITY: usize = 64 << 10;
+
+/// The reassembly buffer keeps its allocation between messages up to this capacity.
+const MAX_KEPT_RX_CAPACITY: usize = 64 << 10;
+
 /// Which end of the connection this is; decides masking (RFC 6455 §5.1) and who closes TCP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -101,8 +108,11 @@ pub struct Connection {
     unread_bytes: usize,
     /// The data frame whose payload is being received.
     rx_frame: Option<RxFrame>,
-    /// The data message being assembled (across fragments).
+    /// The data message being assembled (across fragments, or a frame that arrived in pieces).
     rx_message: Option<RxMessage>,
+    /// The payload of `rx_message`. Kept across messages: once the user drops a message, its
+    /// allocation is this buffer's alone again and the next message reuses it.
+    rx_buf: BytesMut,
     /// After a protocol error the input can no longer be framed: discard it.
     rx_failed: bool,
     /// Outgoing fragmented message in progress: its opcode and UTF-8 state.
@@ -126,9 +136,9 @@ struct RxFrame {
     offset: usize,
 }
 
+/// The message in assembly; its payload is in `Connection::rx_buf`.
 struct RxMessage {
     opcode: OpCode,
-    buf: BytesMut,
     utf8: Utf8Validator,
     /// RSV bits of the first frame, for the extension to decode the message.
     ext_rsv: u8,
@@ -146,6 +156,7 @@ impl Connection {
             unread_bytes: 0,
             rx_frame: None,
             rx_message: None,
+            rx_buf: BytesMut::new(),
             rx_failed: false,
             tx_fragment: None,
             close_info: None,
@@ -229,7 +240,7 @@ impl Connection {
             self.state = State::Finished;
         }
         self.rx_frame = None;
-        self.rx_message = None;
+        self.discard_rx_message();
     }
 
     /// Call when the instant from [`poll_timeout`](Self::poll_timeout) has passed.
@@ -305,15 +316,35 @@ impl Connection {
     /// [`poll_event`](Self::poll_event) plus the message being assembled. A driver pauses
     /// reading while this is at its budget (bytes, never a count of messages).
     pub fn unread_bytes(&self) -> usize {
-        self.unread_bytes + self.rx_message.as_ref().map_or(0, |m| m.buf.len())
+        self.unread_bytes + if self.rx_message.is_some() { self.rx_buf.len() } else { 0 }
     }
 
-    /// Moves the queued outgoing bytes to the end of `buf` (without copying when `buf` is
-    /// empty). Returns how many bytes were moved.
+    /// Moves the queued outgoing bytes to the end of `buf`. Returns how many bytes were moved.
+    ///
+    /// Keep one `buf` for the life of the connection, write it out, and call this again once it
+    /// is empty: the connection then swaps `buf` with its own buffer instead of copying, so the
+    /// two buffers trade places and each keeps its capacity. In steady state neither queueing
+    /// a message nor taking its bytes allocates. When `buf` still holds bytes, the queued ones
+    /// are copied after them. A buffer coming back that can hold more than
+    /// [`Config::write_buffer_size`] (at least 64 KiB) is released rather than kept, so an
+    /// idle connection does not hold on to the memory of its largest burst.
     pub fn poll_transmit(&mut self, buf: &mut BytesMut) -> usize {
         let n = self.out.len();
-        if n > 0 {
-            buf.unsplit(self.out.split());
+        if n == 0 {
+            return 0;
+        }
+        if buf.is_empty() {
+            std::mem::swap(&mut self.out, buf);
+            self.out.clear();
+        } else {
+            buf.extend_from_slice(&self.out);
+            self.out.clear();
+        }
+        // `try_reclaim` succeeds without allocating exactly when the buffer, rewound, can hold
+        // that much: then it is one we do not want to keep.
+        let keep = self.config.write_buffer_size.max(MIN_KEPT_OUT_CAPACITY);
+        if self.out.try_reclaim(keep + 1) {
+            self.out = BytesMut::new();
         }
         n
     }
@@ -560,13 +591,19 @@ impl Connection {
     fn fail(&mut self, now: Instant, e: ProtocolError) {
         self.rx_failed = true;
         self.rx_frame = None;
-        self.rx_message = None;
+        self.discard_rx_message();
         let behind_messages = self.events.iter().any(|ev| matches!(ev, Event::Message(_)));
         if behind_messages && self.state == State::Open {
             self.pending_failure = Some((e, now));
         } else {
             self.apply_failure(now, e);
         }
+    }
+
+    /// Drops the message in assembly and the buffer that held it (the connection is ending).
+    fn discard_rx_message(&mut self) {
+        self.rx_message = None;
+        self.rx_buf = BytesMut::new();
     }
 
     fn apply_failure(&mut self, now: Instant, e: ProtocolError) {
@@ -579,7 +616,7 @@ impl Connection {
         self.record_close(code, Utf8Bytes::from(reason), Initiator::Library);
         self.rx_failed = true;
         self.rx_frame = None;
-        self.rx_message = None;
+        self.discard_rx_message();
         self.enter_closed(now);
     }
 
@@ -652,11 +689,12 @@ impl Connection {
         }
 
         if header.opcode != OpCode::Continuation {
+            // Reserve what arrived plus a bounded amount: a declared length costs nothing
+            // until its bytes arrive. Reuses the last message's allocation once it was dropped.
+            debug_assert!(self.rx_buf.is_empty());
+            self.rx_buf.reserve(len.min(input.len().max(4096)));
             self.rx_message = Some(RxMessage {
                 opcode: header.opcode,
-                // Reserve what arrived plus a bounded amount: a declared length costs nothing
-                // until its bytes arrive.
-                buf: BytesMut::with_capacity(len.min(input.len().max(4096))),
                 utf8: Utf8Validator::new(),
                 ext_rsv: header.rsv,
             });
@@ -705,7 +743,7 @@ impl Connection {
                 limit: self.config.max_frame_size,
             });
         }
-        let so_far = self.rx_message.as_ref().map_or(0, |m| m.buf.len() as u64);
+        let so_far = if self.rx_message.is_some() { self.rx_buf.len() as u64 } else { 0 };
         let total = so_far + h.payload_len;
         if total > self.config.max_message_size as u64 {
             return Err(ProtocolError::MessageTooLarge {
@@ -726,9 +764,9 @@ impl Connection {
             // Invariant: an RxFrame for a data frame exists only with its RxMessage.
             return Err(ProtocolError::UnexpectedContinuation);
         };
-        let start = msg.buf.len();
-        msg.buf.put_slice(data);
-        let piece = &mut msg.buf[start..];
+        let start = self.rx_buf.len();
+        self.rx_buf.put_slice(data);
+        let piece = &mut self.rx_buf[start..];
         if let Some(key) = header.mask {
             apply_mask(piece, key, offset);
         }
@@ -743,7 +781,12 @@ impl Connection {
         let Some(mut msg) = self.rx_message.take() else {
             return Ok(());
         };
-        let mut payload = msg.buf.split().freeze();
+        let large = self.rx_buf.capacity() > MAX_KEPT_RX_CAPACITY;
+        let mut payload = self.rx_buf.split().freeze();
+        if large {
+            // The message keeps its bytes; the connection does not keep a buffer that size.
+            self.rx_buf = BytesMut::new();
+        }
         if msg.ext_rsv != 0 {
             if let Some(ext) = self.extension.as_mut() {
                 payload = ext.decode_message(msg.ext_rsv, payload)?;
@@ -794,7 +837,7 @@ impl Connection {
                     _ => self.record_close(code, reason, Initiator::Local),
                 }
                 self.rx_frame = None;
-                self.rx_message = None;
+                self.discard_rx_message();
                 self.enter_closed(now);
             }
             _ => {}
@@ -828,5 +871,107 @@ fn parse_close_payload(payload: Bytes) -> Result<(CloseCode, Utf8Bytes), Protoco
             utf8::validate(&reason).map_err(|_| ProtocolError::InvalidUtf8)?;
             Ok((CloseCode::from_u16_unchecked(code), Utf8Bytes::from_validated(reason)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_transmit_swaps_into_an_empty_buffer_and_appends_otherwise() {
+        let now = Instant::now();
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        conn.send(Message::binary(vec![1u8; 100])).unwrap();
+        let mut buf = BytesMut::with_capacity(4096);
+        let (ours, theirs) = (conn.out.as_ptr(), buf.as_ptr());
+        assert_eq!(conn.poll_transmit(&mut buf), 102);
+        // Swapped, not copied: each side now holds the other's allocation.
+        assert_eq!(buf.as_ptr(), ours);
+        assert_eq!(conn.out.as_ptr(), theirs);
+        assert!(conn.out.is_empty() && conn.out.capacity() >= 4096);
+
+        // `buf` was not written out yet: the next frame goes after its bytes.
+        conn.send(Message::binary(vec![2u8; 3])).unwrap();
+        assert_eq!(conn.poll_transmit(&mut buf), 5);
+        assert_eq!(buf.len(), 107);
+        assert_eq!(buf[..2], [0x82, 100]);
+        assert_eq!(buf[102..], [0x82, 3, 2, 2, 2]);
+        assert_eq!(conn.buffered(), 0);
+        assert_eq!(conn.poll_transmit(&mut buf), 0);
+    }
+
+    /// `values.len()` messages of `size` bytes in two fragments each; message `i` is
+    /// `values[i]` in every byte.
+    fn fragmented(values: &[u8], size: usize) -> BytesMut {
+        let mut wire = BytesMut::new();
+        for &v in values {
+            let half = vec![v; size / 2];
+            encode_frame(&mut wire, false, 0, OpCode::Binary, Some([1, 2, 3, 4]), &half);
+            encode_frame(&mut wire, true, 0, OpCode::Continuation, Some([4, 3, 2, 1]), &half);
+        }
+        wire
+    }
+
+    fn take_binary(conn: &mut Connection) -> Bytes {
+        match conn.poll_event() {
+            Some(Event::Message(Message::Binary(b))) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reassembly_reuses_its_buffer_only_once_the_last_message_was_dropped() {
+        let now = Instant::now();
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        // Held messages keep their bytes while the next ones are assembled.
+        let mut held = Vec::new();
+        for v in 0..3u8 {
+            conn.handle_read(now, &mut fragmented(&[v], 1000));
+            held.push(take_binary(&mut conn));
+        }
+        conn.handle_read(now, &mut fragmented(&[3, 4], 1000));
+        held.push(take_binary(&mut conn));
+        held.push(take_binary(&mut conn));
+        for (v, m) in held.iter().enumerate() {
+            assert_eq!(m[..], vec![v as u8; 1000][..], "message {v}");
+        }
+        // Once dropped, the next message is assembled where the last one was.
+        let last = held[4].as_ptr();
+        drop(held);
+        conn.handle_read(now, &mut fragmented(&[5], 1000));
+        let m = take_binary(&mut conn);
+        assert_eq!(m.as_ptr(), last);
+        assert_eq!(m[..], [5; 1000]);
+    }
+
+    #[test]
+    fn reassembly_does_not_keep_a_large_buffer() {
+        let now = Instant::now();
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        conn.handle_read(now, &mut fragmented(&[7], 200 << 10));
+        assert_eq!(take_binary(&mut conn).len(), 200 << 10);
+        assert_eq!(conn.rx_buf.capacity(), 0);
+    }
+
+    #[test]
+    fn poll_transmit_does_not_keep_a_burst_sized_buffer() {
+        let now = Instant::now();
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        let mut buf = BytesMut::new();
+        conn.send(Message::binary(vec![0u8; 1 << 20])).unwrap();
+        conn.poll_transmit(&mut buf);
+        buf.clear(); // written out
+        conn.send(Message::text("small")).unwrap();
+        conn.poll_transmit(&mut buf);
+        assert_eq!(buf[..], *b"\x81\x05small");
+        // The 1 MiB buffer came back to the connection, which let it go.
+        assert_eq!(conn.out.capacity(), 0);
+
+        // A working-size buffer is kept.
+        buf.clear();
+        conn.send(Message::text("again")).unwrap();
+        conn.poll_transmit(&mut buf);
+        assert!(conn.out.capacity() >= 7);
     }
 }

@@ -1,27 +1,37 @@
 //! Payload masking (RFC 6455 §5.3): XOR each byte with `key[i % 4]`.
 //!
-//! [`apply_mask`] works a machine word at a time in safe code; [`apply_mask_naive`] is its
-//! byte-at-a-time twin, kept for the property test that they agree.
+//! [`apply_mask`] works 32 bytes at a time in safe code that the compiler vectorises;
+//! [`apply_mask_naive`] is its byte-at-a-time twin, kept for the property test that they agree.
 
 /// Masks or unmasks `buf` in place; `offset` is the position of `buf[0]` within the payload,
 /// so a payload can be unmasked in pieces as it arrives.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
-    // Bytes before the first 8-byte boundary of the chunk iterator are handled by
-    // `chunks_exact_mut`'s tail; we keep alignment-agnostic code: u64 loads from
-    // `[u8; 8]` chunks compile to unaligned word loads, which are as fast as aligned ones on
-    // current x86-64 and AArch64.
     let key64 =
         u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
-    let mut chunks = buf.chunks_exact_mut(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let masked = u64::from_ne_bytes(word) ^ key64;
-        chunk.copy_from_slice(&masked.to_ne_bytes());
+    // 32 bytes at a time: XOR with a fixed-length array is a loop LLVM turns into SIMD on the
+    // baseline target (SSE2 on x86-64, NEON on AArch64), so no `-C target-cpu` is needed. The
+    // chunks need no alignment: unaligned vector loads cost the same on current CPUs.
+    let mut wide = [0u8; 32];
+    for w in wide.chunks_exact_mut(8) {
+        w.copy_from_slice(&key64.to_ne_bytes());
     }
-    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+    let mut chunks = buf.chunks_exact_mut(32);
+    for chunk in &mut chunks {
+        for (b, k) in chunk.iter_mut().zip(&wide) {
+            *b ^= k;
+        }
+    }
+    // The rest (under 32 bytes) starts at a multiple of 4, so the key's phase is unchanged:
+    // whole words, then single bytes.
+    let mut words = chunks.into_remainder().chunks_exact_mut(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        word.copy_from_slice(&(u64::from_ne_bytes(w) ^ key64).to_ne_bytes());
+    }
+    for (i, b) in words.into_remainder().iter_mut().enumerate() {
         *b ^= key[i & 3];
     }
 }

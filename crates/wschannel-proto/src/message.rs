@@ -9,6 +9,7 @@ use std::ops::Deref;
 use bytes::Bytes;
 
 use crate::error::UsageError;
+use crate::utf8;
 
 /// A WebSocket message as a user sends or receives it.
 ///
@@ -118,25 +119,35 @@ impl Utf8Bytes {
     /// # Errors
     /// [`UsageError::InvalidUtf8`] when `bytes` is not valid UTF-8.
     pub fn try_from_bytes(bytes: Bytes) -> Result<Self, UsageError> {
-        match simdutf8::basic::from_utf8(&bytes) {
-            Ok(_) => Ok(Utf8Bytes(bytes)),
+        match utf8::validate(&bytes) {
+            Ok(()) => Ok(Utf8Bytes(bytes)),
             Err(_) => Err(UsageError::InvalidUtf8),
         }
     }
 
-    /// Wraps bytes already known to be UTF-8 (crate-internal: the decoder validated them).
+    /// Wraps bytes the caller has validated as UTF-8, without validating them again.
+    ///
+    /// The one constructor that does not check: [`as_str`](Self::as_str) trusts every
+    /// `Utf8Bytes` to hold UTF-8, so a caller must have run [`utf8::validate`] or a finished
+    /// [`utf8::Utf8Validator`] over exactly these bytes. Crate-private on purpose; its callers
+    /// are the decoder's three places that produce text (whole message, reassembled message,
+    /// close reason).
     pub(crate) fn from_validated(bytes: Bytes) -> Self {
         debug_assert!(std::str::from_utf8(&bytes).is_ok());
         Utf8Bytes(bytes)
     }
 
-    /// The string.
+    /// The string, in O(1): the bytes were validated once, when this value was made.
+    // The one `unsafe` of this module (the crate denies it elsewhere): `from_utf8` here would
+    // re-validate the whole payload on every `len()`, `==`, `Display` and `Deref`.
+    #[allow(unsafe_code)]
     pub fn as_str(&self) -> &str {
-        // Invariant: every constructor validates or takes a `str`; the bytes are immutable.
-        match std::str::from_utf8(&self.0) {
-            Ok(s) => s,
-            Err(_) => unreachable!("Utf8Bytes holds validated UTF-8"),
-        }
+        // SAFETY: `self.0` is valid UTF-8. Every constructor establishes it: `new` and
+        // `Default` (empty), `from_static`, `From<&str>` and `From<String>` (from a `str`),
+        // `try_from_bytes` (validates), and the crate-private `from_validated`, whose callers
+        // validated the bytes first (see there). The field is private to this module and `Bytes`
+        // is immutable, so nothing can change the bytes after construction.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
     /// The underlying bytes.
@@ -454,6 +465,25 @@ mod tests {
         let dbg = format!("{t:?}");
         assert!(dbg.contains("(200 bytes)"), "{dbg}");
         assert!(dbg.len() < 120);
+    }
+
+    #[test]
+    fn every_utf8bytes_constructor_gives_back_its_str() {
+        let s = "héllo 𝄞";
+        let all = [
+            Utf8Bytes::from_static(s),
+            Utf8Bytes::from(s),
+            Utf8Bytes::from(s.to_owned()),
+            Utf8Bytes::try_from_bytes(Bytes::from_static(s.as_bytes())).unwrap(),
+            Utf8Bytes::from_validated(Bytes::from_static(s.as_bytes())),
+        ];
+        for t in all {
+            assert_eq!(t.as_str(), s);
+            assert_eq!(t.len(), s.len());
+            assert_eq!(t.to_string(), s);
+        }
+        assert_eq!(Utf8Bytes::new().as_str(), "");
+        assert_eq!(Utf8Bytes::default().as_str(), "");
     }
 
     #[test]

@@ -36,7 +36,7 @@ const READ_MAX: usize = 64 << 10;
 /// Below this much spare capacity the read buffer is refilled before reading.
 const READ_SPARE_MIN: usize = 512;
 /// A write buffer larger than this is given back when it empties and the peer goes quiet.
-const WRITE_KEEP: usize = 4 << 10;
+const WRITE_KEEP: usize = 8 << 10;
 
 /// The clock the connection is given. Tokio's, so that `tokio::time::pause` also pauses the
 /// protocol's keepalive and close timers.
