@@ -188,7 +188,7 @@ impl Input {
 }
 
 /// Sends each stdin line; at the end of stdin says so and waits to be told to close; on bad
-/// input closes at once. Closing waits for the driver to finish (the library bounds that).
+/// input closes at once. Closing drives the connection until the closing handshake is over (the library bounds that).
 async fn send_lines(
     mut tx: Sender,
     mut lines: mpsc::Receiver<io::Result<Vec<u8>>>,

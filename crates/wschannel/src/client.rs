@@ -332,7 +332,7 @@ async fn connect_tcp(addrs: &[SocketAddr]) -> Result<TcpStream, Error> {
     }))
 }
 
-/// RFC 6455 §4.1: sends the request, reads and validates the response, starts the driver with
+/// RFC 6455 §4.1: sends the request, reads and validates the response, makes the channel with
 /// the bytes that followed the response head.
 async fn handshake<S>(
     mut io: S,

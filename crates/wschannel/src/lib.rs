@@ -3,21 +3,22 @@
 //! messages and a `Sink` of messages to send.
 //!
 //! It does: DNS, TCP and TLS (rustls with *ring*, webpki roots) for clients; the opening
-//! handshake both ways with subprotocol choice; answering pings and echoing the peer's close
-//! while you are not reading; keepalive pings and close timeouts; backpressure in both
-//! directions; errors that say whose fault they were.
+//! handshake both ways with subprotocol choice; answering pings and echoing the peer's close;
+//! keepalive pings and close timeouts; backpressure in both directions, by bytes; errors that
+//! say whose fault they were.
 //!
-//! It does not: run an HTTP server or router (read the request with [`server::read_request`]
-//! and answer plain HTTP yourself), follow redirects, use proxies, compress
-//! (permessage-deflate is not negotiated yet), or own a listener loop.
+//! It does not: spawn tasks (a channel does its I/O when you poll it: keep polling — reading,
+//! or flushing — for pongs and the close reply to go out), run an HTTP server or router (read
+//! the request with [`server::read_request`] and answer plain HTTP yourself), follow redirects,
+//! use proxies, compress (permessage-deflate is not negotiated yet), or own a listener loop.
 //!
 //! ```text
 //!                 application
 //!    Stream<Message> ▲   │ Sink<Message>
 //!                    │   ▼
-//!     Channel ── Arc<Mutex<Connection>> + wakers ── driver task (one per connection)
-//!                                                     │ owns the socket, reads, writes,
-//!                                                     │ runs the keepalive/close timer
+//!     Channel<S>: owns the transport S, a read and a write buffer, the protocol state and a
+//!                 timer; reads, writes and fires the timer inside its own polls
+//!                 (after split(): the same, behind a lock the two halves share)
 //!                                   bytes ▲   │ bytes, now
 //!                                         │   ▼
 //!                    wschannel-proto: sans-IO frames, masking, UTF-8, close, limits
