@@ -31,6 +31,7 @@ use sha1::{Digest, Sha1};
 
 const MASK: [u8; 4] = [0x5a, 0xc3, 0x96, 0x2f];
 const READ_BUF: usize = 256 << 10;
+const HANDSHAKE_WAVE: usize = 50;
 const WS_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 const USAGE: &str = "usage: bench-load --addr HOST:PORT|ws://HOST:PORT/ [--conns N] [--inflight D]
@@ -155,11 +156,13 @@ fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     f
 }
 
-/// The opening handshake, blocking, by hand; returns the socket ready for frames.
-fn handshake(addr: SocketAddr, n: usize) -> Result<StdTcpStream, String> {
+/// The first half of the opening handshake, by hand: connect and send the request. Every
+/// connection sends its request before any answer is read, so the server handshakes them all at
+/// its own pace.
+fn handshake_send(addr: SocketAddr, n: usize) -> Result<(StdTcpStream, String), String> {
     let mut s = StdTcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_nodelay(true).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(20))).map_err(|e| e.to_string())?;
     let mut key_bytes = [0u8; 16];
     key_bytes[..8].copy_from_slice(&(n as u64).to_le_bytes());
     key_bytes[8..].copy_from_slice(&0x6265_6e63_686c_6f61u64.to_le_bytes());
@@ -169,6 +172,12 @@ fn handshake(addr: SocketAddr, n: usize) -> Result<StdTcpStream, String> {
          Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
     );
     s.write_all(req.as_bytes()).map_err(|e| format!("handshake write: {e}"))?;
+    Ok((s, key))
+}
+
+/// The second half: read and check the server's answer (101 and the right
+/// `Sec-WebSocket-Accept`); returns the socket, non-blocking, ready for frames.
+fn handshake_finish(mut s: StdTcpStream, key: &str) -> Result<StdTcpStream, String> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     let head_end = loop {
@@ -519,8 +528,20 @@ fn run(a: &Args) -> Res<String> {
     let mut poll = Poll::new().map_err(|e| e.to_string())?;
     let mut conns = Vec::with_capacity(a.conns);
     let t0 = Instant::now();
-    for id in 0..a.conns {
-        let std_sock = handshake(a.addr, id).map_err(|e| format!("conn {id}: {e}"))?;
+    // Handshakes in waves: every request of a wave is sent before its answers are read, and a
+    // wave is small enough for the listen backlog (an overflow costs a 1 s SYN retransmit).
+    let mut wave = Vec::with_capacity(HANDSHAKE_WAVE);
+    let mut ready = Vec::with_capacity(a.conns);
+    for first in (0..a.conns).step_by(HANDSHAKE_WAVE) {
+        for id in first..(first + HANDSHAKE_WAVE).min(a.conns) {
+            wave.push(handshake_send(a.addr, id).map_err(|e| format!("conn {id}: {e}"))?);
+        }
+        for (i, (std_sock, key)) in wave.drain(..).enumerate() {
+            let id = first + i;
+            ready.push(handshake_finish(std_sock, &key).map_err(|e| format!("conn {id}: {e}"))?);
+        }
+    }
+    for (id, std_sock) in ready.into_iter().enumerate() {
         let mut sock = TcpStream::from_std(std_sock);
         poll.registry()
             .register(&mut sock, Token(id), Interest::READABLE | Interest::WRITABLE)
