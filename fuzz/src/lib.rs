@@ -20,9 +20,13 @@ use wschannel_proto::{CloseCode, Config, Connection, Event, Message, OpCode, Rol
 /// - `0x10` the user sends a text message and a ping after the first chunk;
 /// - `0x20` the stream ends with EOF (otherwise with a timeout far in the future);
 /// - `0x40` the user starts a fragmented text message after the first chunk and ends it at the
-///   end.
+///   end;
+/// - `0x80` unfragmented frames complete in the input buffer (`set_in_place_limit`), as the
+///   tokio channel reads.
 ///
-/// Checks: no panic; `handle_read` leaves less than one control frame (140 bytes) unconsumed;
+/// Checks: no panic; `handle_read` leaves less than one control frame (140 bytes) unconsumed,
+/// or with `0x80` at most one frame up to the in-place limit, and then `read_hint` is what that
+/// frame still misses;
 /// the bytes the connection queues on its own (pongs, close replies, keepalive pings) stay
 /// under `8 * input + 512`; at most one `Closed` event and no message after it; once
 /// `Finished`, nothing more is queued and no timer is armed.
@@ -43,7 +47,13 @@ pub fn run_connection(role: Role, data: &[u8]) {
 
     let start = Instant::now();
     let mut now = start;
-    let mut h = Harness::new(Connection::new(role, config, now));
+    let in_place = flags & 0x80 != 0;
+    let max_frame = config.max_frame_size;
+    let mut conn = Connection::new(role, config, now);
+    if in_place {
+        conn.set_in_place_limit(max_frame);
+    }
+    let mut h = Harness::new(conn);
     let mut input = BytesMut::new();
     let mut rest = stream;
     let mut i = 0;
@@ -57,8 +67,13 @@ pub fn run_connection(role: Role, data: &[u8]) {
         input.extend_from_slice(piece);
         h.conn.handle_read(now, &mut input);
         // The documented bound on what handle_read leaves behind: an incomplete header or
-        // control frame.
-        assert!(input.len() < 140, "{} bytes left unconsumed", input.len());
+        // control frame, or in place one incomplete frame.
+        if in_place && h.conn.read_hint() > 0 {
+            assert!(input.len() < 14 + max_frame, "{} bytes left in place", input.len());
+            assert!(input.len() + h.conn.read_hint() <= 14 + max_frame, "hint too large");
+        } else {
+            assert!(input.len() < 140, "{} bytes left unconsumed", input.len());
+        }
         h.drain();
 
         if h.conn.poll_timeout().is_some_and(|t| t <= now) || flags & 0x04 != 0 {

@@ -113,6 +113,11 @@ pub struct Connection {
     /// The payload of `rx_message`. Kept across messages: once the user drops a message, its
     /// allocation is this buffer's alone again and the next message reuses it.
     rx_buf: BytesMut,
+    /// The unfragmented data frame completing in the caller's buffer (see
+    /// [`Connection::set_in_place_limit`]).
+    rx_in_place: Option<InPlace>,
+    /// The largest frame left to complete in the caller's buffer; 0: none.
+    in_place_limit: usize,
     /// After a protocol error the input can no longer be framed: discard it.
     rx_failed: bool,
     /// Outgoing fragmented message in progress: its opcode and UTF-8 state.
@@ -136,6 +141,17 @@ struct RxFrame {
     offset: usize,
 }
 
+/// An unfragmented data frame whose bytes stay in the caller's buffer until it is whole, then
+/// leave it as the message without a copy. Unmasked and (text) validated as bytes arrive.
+struct InPlace {
+    header: FrameHeader,
+    header_len: usize,
+    len: usize,
+    /// Payload bytes already unmasked and validated.
+    seen: usize,
+    utf8: Utf8Validator,
+}
+
 /// The message in assembly; its payload is in `Connection::rx_buf`.
 struct RxMessage {
     opcode: OpCode,
@@ -157,6 +173,8 @@ impl Connection {
             rx_frame: None,
             rx_message: None,
             rx_buf: BytesMut::new(),
+            rx_in_place: None,
+            in_place_limit: 0,
             rx_failed: false,
             tx_fragment: None,
             close_info: None,
@@ -172,6 +190,22 @@ impl Connection {
     /// Installs a negotiated extension (RFC 6455 §9). Call before any frame is processed.
     pub fn set_extension(&mut self, ext: Box<dyn Extension>) {
         self.extension = Some(ext);
+    }
+
+    /// Lets unfragmented data frames of up to `limit` payload bytes complete in the caller's
+    /// input buffer: [`handle_read`](Self::handle_read) then leaves such a frame there until
+    /// all of it has arrived (unmasking and validating it as it comes), and hands it out as a
+    /// slice of that buffer instead of copying it. Only for a caller that keeps one input buffer
+    /// and only appends to it; [`read_hint`](Self::read_hint) says how much more it needs.
+    /// 0 (the default) turns this off.
+    pub fn set_in_place_limit(&mut self, limit: usize) {
+        self.in_place_limit = limit;
+    }
+
+    /// Payload bytes still missing for the frame completing in the input buffer (0 when
+    /// none): a caller can make room for them before reading.
+    pub fn read_hint(&self) -> usize {
+        self.rx_in_place.as_ref().map_or(0, |p| p.len - p.seen)
     }
 
     /// This end's role.
@@ -316,7 +350,8 @@ impl Connection {
     /// [`poll_event`](Self::poll_event) plus the message being assembled. A driver pauses
     /// reading while this is at its budget (bytes, never a count of messages).
     pub fn unread_bytes(&self) -> usize {
-        self.unread_bytes + if self.rx_message.is_some() { self.rx_buf.len() } else { 0 }
+        let in_place = self.rx_in_place.as_ref().map_or(0, |p| p.seen);
+        self.unread_bytes + if self.rx_message.is_some() { self.rx_buf.len() } else { 0 } + in_place
     }
 
     /// Moves the queued outgoing bytes to the end of `buf`. Returns how many bytes were moved.
@@ -602,6 +637,7 @@ impl Connection {
 
     /// Drops the message in assembly and the buffer that held it (the connection is ending).
     fn discard_rx_message(&mut self) {
+        self.rx_in_place = None;
         self.rx_message = None;
         self.rx_buf = BytesMut::new();
     }
@@ -623,6 +659,9 @@ impl Connection {
     /// One step: a header, a control frame, or a piece of a data frame's payload. Returns
     /// whether it consumed anything; `false` means it needs more input.
     fn read_step(&mut self, now: Instant, input: &mut BytesMut) -> Result<bool, ProtocolError> {
+        if self.rx_in_place.is_some() {
+            return self.read_in_place(input);
+        }
         if let Some(frame) = self.rx_frame.as_mut() {
             let take = usize::try_from(frame.remaining).unwrap_or(usize::MAX).min(input.len());
             let header = frame.header;
@@ -664,15 +703,19 @@ impl Connection {
         }
 
         self.check_sizes(&header)?;
-        input.advance(header_len);
         let len = header.payload_len as usize; // bounded by max_frame_size above
+        let whole = header.fin && header.opcode != OpCode::Continuation && header.rsv == 0;
+
+        if whole && input.len() < header_len + len && len <= self.in_place_limit {
+            // Let it complete in the caller's buffer (see `set_in_place_limit`).
+            self.rx_in_place =
+                Some(InPlace { header, header_len, len, seen: 0, utf8: Utf8Validator::new() });
+            return self.read_in_place(input);
+        }
+        input.advance(header_len);
 
         // Fast path: a whole unfragmented message is here; hand out its bytes without copying.
-        if header.fin
-            && header.opcode != OpCode::Continuation
-            && header.rsv == 0
-            && input.len() >= len
-        {
+        if whole && input.len() >= len {
             let mut payload = input.split_to(len);
             if let Some(key) = header.mask {
                 apply_mask(&mut payload, key, 0);
@@ -706,6 +749,43 @@ impl Connection {
         } else {
             self.rx_frame = Some(RxFrame { header, remaining: len as u64, offset: 0 });
         }
+        Ok(true)
+    }
+
+    /// Unmasks and validates what arrived of the frame completing in `input`; hands it out
+    /// once whole. `Ok(false)`: it needs more input.
+    fn read_in_place(&mut self, input: &mut BytesMut) -> Result<bool, ProtocolError> {
+        let Some(p) = self.rx_in_place.as_mut() else {
+            return Ok(false);
+        };
+        // Invariant: the header is still at the front of `input` (the caller only appends).
+        let have = input.len().saturating_sub(p.header_len).min(p.len);
+        if have > p.seen {
+            let piece = &mut input[p.header_len + p.seen..p.header_len + have];
+            if let Some(key) = p.header.mask {
+                apply_mask(piece, key, p.seen);
+            }
+            // RFC 6455 §8.1 + Autobahn 6.4: fail at the first invalid byte, not at the end.
+            if p.header.opcode == OpCode::Text {
+                p.utf8.feed(piece).map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            p.seen = have;
+        }
+        if have < p.len {
+            return Ok(false);
+        }
+        let Some(mut p) = self.rx_in_place.take() else {
+            return Ok(false);
+        };
+        input.advance(p.header_len);
+        let payload = input.split_to(p.len).freeze();
+        let msg = if p.header.opcode == OpCode::Text {
+            p.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            Message::Text(Utf8Bytes::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        };
+        self.push_message(msg);
         Ok(true)
     }
 

@@ -93,6 +93,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     pub(crate) fn new(io: S, role: Role, config: Config, mut leftover: BytesMut) -> Self {
         let now = now();
         let mut conn = Connection::new(role, config.clone(), now);
+        // Unfragmented frames complete in the read buffer and leave it without a copy.
+        conn.set_in_place_limit(config.max_frame_size);
         if !leftover.is_empty() {
             conn.handle_read(now, &mut leftover);
         }
@@ -356,7 +358,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             // buffer arrives whole and is handed out without a copy.
             let _ = self.rbuf.try_reclaim(self.rbuf.capacity() + 1);
         }
-        if self.rbuf.capacity() - self.rbuf.len() < READ_SPARE_MIN {
+        let spare = self.rbuf.capacity() - self.rbuf.len();
+        let missing = self.conn.read_hint();
+        if missing > spare {
+            // A frame completing in place: room for the rest of it, but never more than double
+            // what has arrived (a declared length costs nothing until its bytes come).
+            self.rbuf.reserve(missing.min(self.rbuf.len().max(READ_MAX)));
+            self.rbuf_alloc = self.rbuf.capacity();
+        } else if spare < READ_SPARE_MIN {
             // Reclaims the buffer in place when no message still points into it (asking for no
             // more than its size, so that a partial frame left in it does not force a new one).
             let want = self.read_size.saturating_sub(self.rbuf.len()).max(READ_SPARE_MIN);

@@ -2,7 +2,7 @@
 
 mod pair;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
@@ -341,4 +341,80 @@ fn a_pending_failure_is_bounded_by_the_close_timeout() {
     let events: Vec<_> = std::iter::from_fn(|| p.server.poll_event()).collect();
     assert!(matches!(events[0], Event::Message(_)));
     assert_eq!(events[1], Event::Error(ProtocolError::ReservedOpcode(3)));
+}
+
+/// The wire bytes of `msgs` sent by a client.
+fn client_wire(msgs: &[Message]) -> BytesMut {
+    let mut p = Pair::new(Config::default());
+    for m in msgs {
+        p.client.send(m.clone()).unwrap();
+    }
+    let mut wire = BytesMut::new();
+    p.client.poll_transmit(&mut wire);
+    wire
+}
+
+#[test]
+fn in_place_frames_arrive_whole_at_every_split() {
+    let expected = vec![
+        Message::text("a€𝄞b".repeat(300)),
+        Message::binary(vec![7u8; 5000]),
+        Message::text("short"),
+    ];
+    let wire = client_wire(&expected);
+    for split in (0..wire.len()).step_by(7).chain([wire.len() - 1]) {
+        let mut server = crate::Connection::new(Role::Server, Config::default(), Instant::now());
+        server.set_in_place_limit(1 << 20);
+        // One buffer, only appended to, as the channel keeps it.
+        let mut input = BytesMut::with_capacity(wire.len());
+        input.extend_from_slice(&wire[..split]);
+        server.handle_read(Instant::now(), &mut input);
+        if server.read_hint() > 0 {
+            assert!(!input.is_empty(), "split at {split}: a frame waits in the buffer");
+        }
+        input.extend_from_slice(&wire[split..]);
+        server.handle_read(Instant::now(), &mut input);
+        assert_eq!(server.read_hint(), 0);
+        let got: Vec<Message> = std::iter::from_fn(|| server.poll_event())
+            .filter_map(|e| match e {
+                Event::Message(m) => Some(m),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got, expected, "split at {split}");
+    }
+}
+
+#[test]
+fn an_in_place_frame_is_a_slice_of_the_input_buffer() {
+    let wire = client_wire(&[Message::binary(vec![3u8; 3000])]);
+    let mut server = crate::Connection::new(Role::Server, Config::default(), Instant::now());
+    server.set_in_place_limit(1 << 20);
+    let mut input = BytesMut::with_capacity(wire.len());
+    let start = input.as_ptr() as usize;
+    input.extend_from_slice(&wire[..1000]);
+    server.handle_read(Instant::now(), &mut input);
+    // 8 header bytes: 2, a 16-bit length, the mask key.
+    assert_eq!(server.read_hint(), 3000 - (1000 - 8));
+    assert_eq!(server.unread_bytes(), 1000 - 8, "what arrived counts against the budget");
+    input.extend_from_slice(&wire[1000..]);
+    server.handle_read(Instant::now(), &mut input);
+    let Some(Event::Message(Message::Binary(b))) = server.poll_event() else { panic!() };
+    assert_eq!(&b[..], &[3u8; 3000][..]);
+    let at = b.as_ptr() as usize;
+    assert!(at >= start && at < start + wire.len(), "the payload was copied");
+}
+
+#[test]
+fn in_place_text_fails_at_the_first_invalid_byte() {
+    let mut payload = vec![b'a'; 1000];
+    payload[3] = 0xFF;
+    let mut wire = BytesMut::new();
+    crate::frame::encode_frame(&mut wire, true, 0, OpCode::Text, Some([1, 2, 3, 4]), &payload);
+    let mut server = crate::Connection::new(Role::Server, Config::default(), Instant::now());
+    server.set_in_place_limit(1 << 20);
+    let mut first = wire.split_to(8 + 10);
+    server.handle_read(Instant::now(), &mut first);
+    assert_eq!(server.poll_event(), Some(Event::Error(ProtocolError::InvalidUtf8)));
+    assert_eq!(server.read_hint(), 0);
 }
