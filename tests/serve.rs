@@ -34,6 +34,25 @@ async fn text_and_binary_come_back_with_their_opcode() {
 }
 
 #[tokio::test]
+async fn traffic_keeps_a_connection_open_and_silence_closes_it_with_1000() {
+    let server = Serve::start(&["--idle-timeout", "2s"]).await;
+    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    // A message every 100 ms for twice the idle timeout: the server moves its deadline along.
+    for i in 0..40 {
+        let msg = Message::text(format!("tick {i}"));
+        timeout(T, ws.send(msg.clone())).await.unwrap().unwrap();
+        let back = timeout(T, ws.next()).await.unwrap();
+        assert_eq!(back.map(Result::unwrap), Some(msg), "closed after {i} messages");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Then silence: the server closes the connection as idle.
+    let end = timeout(T, ws.next()).await.unwrap();
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(ws.close_code(), Some(CloseCode::NORMAL));
+    assert_eq!(ws.close_reason().as_deref(), Some("idle timeout"));
+}
+
+#[tokio::test]
 async fn greeting_and_subprotocol() {
     let server = Serve::start(&["--greeting", "welcome", "--subprotocol", "chat"]).await;
     let mut ws = timeout(

@@ -5,6 +5,7 @@ mod metrics;
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,6 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::time::Sleep;
 use wschannel::server::{accept_request, read_request, reject};
 use wschannel::tls::TlsAcceptor;
 use wschannel::{CloseCode, Config, Message};
@@ -191,6 +193,11 @@ impl Server {
 
     /// Echoes every text and binary message with its opcode until the connection ends, it idles
     /// out, or the server shuts down.
+    ///
+    /// One timer per connection, not one per message: each message only records the time it
+    /// arrived, and when the timer fires it either moves to the new deadline or, if nothing
+    /// arrived since it was set, closes the connection. Echoes are queued with `feed`, not
+    /// flushed one by one: the channel writes them out whenever it waits for the socket.
     async fn echo<IO>(&self, mut ws: wschannel::Channel<IO>) -> wschannel::Channel<IO>
     where
         IO: AsyncRead + AsyncWrite + Unpin,
@@ -201,26 +208,35 @@ impl Server {
             // the idle timeout below applies.
             let _ = ws.feed(Message::text(greeting.as_str())).await;
         }
+        let idle = self.args.idle_timeout;
+        let mut last_activity = tokio::time::Instant::now();
+        let timer = tokio::time::sleep_until(last_activity + idle);
+        tokio::pin!(timer);
         loop {
             let next = tokio::select! {
-                next = tokio::time::timeout(self.args.idle_timeout, ws.next()) => next,
+                biased;
                 _ = shutdown.changed() => {
                     let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
                     break;
                 }
+                next = ws.next() => next,
+                () = &mut timer => {
+                    if idled_out(timer.as_mut(), last_activity + idle) {
+                        let _ = ws.close(CloseCode::NORMAL, "idle timeout").await;
+                        break;
+                    }
+                    continue;
+                }
             };
+            last_activity = tokio::time::Instant::now();
             let msg = match next {
-                Ok(Some(Ok(msg))) => msg,
+                Some(Ok(msg)) => msg,
                 // The peer broke the protocol: the library has sent the close code.
-                Ok(Some(Err(e))) => {
+                Some(Err(e)) => {
                     tracing::debug!(error = %e, "connection error");
                     continue;
                 }
-                Ok(None) => break,
-                Err(_) => {
-                    let _ = ws.close(CloseCode::NORMAL, "idle timeout").await;
-                    break;
-                }
+                None => break,
             };
             let binary = match &msg {
                 Message::Text(_) => false,
@@ -231,11 +247,27 @@ impl Server {
             let len = msg.len();
             self.metrics.message(Direction::Received, binary, len);
             // `feed` waits while the write buffer is full (a client that does not read): the
-            // idle timeout below then ends the connection, so memory stays bounded.
-            match tokio::time::timeout(self.args.idle_timeout, ws.feed(msg)).await {
-                Ok(Ok(())) => self.metrics.message(Direction::Sent, binary, len),
-                Ok(Err(_)) => {}
-                Err(_) => {
+            // idle deadline then ends the connection, so memory stays bounded. The timer may
+            // still be set for an earlier deadline: moving it must not drop the echo.
+            let fed = {
+                let feed = ws.feed(msg);
+                tokio::pin!(feed);
+                loop {
+                    tokio::select! {
+                        biased;
+                        fed = &mut feed => break Some(fed),
+                        () = &mut timer => {
+                            if idled_out(timer.as_mut(), last_activity + idle) {
+                                break None;
+                            }
+                        }
+                    }
+                }
+            };
+            match fed {
+                Some(Ok(())) => self.metrics.message(Direction::Sent, binary, len),
+                Some(Err(_)) => {}
+                None => {
                     tracing::debug!("client stopped reading; closing");
                     let _ = tokio::time::timeout(
                         self.config.close_timeout,
@@ -291,6 +323,16 @@ fn tls_acceptor(args: &ServeArgs) -> Result<Option<TlsAcceptor>> {
     let config = wschannel::tls::server_config(&cert, &key)
         .context("cannot use the TLS certificate and key")?;
     Ok(Some(TlsAcceptor::from(config)))
+}
+
+/// The idle timer fired: true when `deadline` (last activity plus the idle timeout) is the
+/// instant it was set for, i.e. nothing happened since. Otherwise re-arms it for `deadline`.
+fn idled_out(timer: Pin<&mut Sleep>, deadline: tokio::time::Instant) -> bool {
+    if deadline <= timer.deadline() {
+        return true;
+    }
+    timer.reset(deadline);
+    false
 }
 
 /// Resolves on SIGINT or SIGTERM with the signal's name.
