@@ -52,7 +52,7 @@ use crate::error::{Error, Stage};
 /// (`feed` queues without flushing; the bytes go out at the next poll that writes, so an echo
 /// loop of `next` + `feed` writes once per burst of ready messages). Reading pauses while
 /// the payload of received messages not yet taken plus the message in assembly reaches
-/// [`Config::max_message_size`] (at least 64 KiB), or while the peer has made the channel queue
+/// [`Config::max_message_size`] (at least 128 KiB), or while the peer has made the channel queue
 /// more than `write_buffer_size` of replies it does not read.
 ///
 /// Dropping an open channel queues a normal close (1000), tries once without waiting to write

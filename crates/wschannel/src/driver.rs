@@ -31,8 +31,16 @@ use crate::error::Error;
 /// The read buffer's starting size, and what an idle connection may keep of it: a 4 KiB
 /// message with its header fits, so that it is handed out without a copy.
 const READ_MIN: usize = 8 << 10;
-/// The largest read asked of the transport at once.
-const READ_MAX: usize = 64 << 10;
+/// The largest read asked of the transport at once: a burst of pipelined messages is read
+/// (and its echoes written) in one system call each.
+const READ_MAX: usize = 128 << 10;
+/// Bytes read in one turn (between two `Pending`s) after which the channel yields to the
+/// runtime before reading more, so that a connection whose peer keeps sending does not keep
+/// the others waiting (and the next turn reads a larger burst).
+const TURN_BYTES: usize = 256 << 10;
+/// Replies queued up to this many bytes wait while the reader takes in the rest of a burst;
+/// beyond it they are written first.
+const REPLY_BATCH: usize = 32 << 10;
 /// Below this much spare capacity the read buffer is refilled before reading.
 const READ_SPARE_MIN: usize = 512;
 /// A write buffer larger than this is given back when it empties and the peer goes quiet.
@@ -42,6 +50,15 @@ const WRITE_KEEP: usize = 8 << 10;
 /// protocol's keepalive and close timers.
 pub(crate) fn now() -> Instant {
     tokio::time::Instant::now().into_std()
+}
+
+/// Which comes first in a round of I/O.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// For the reader: read a whole burst, then write the replies to it at once.
+    ReadFirst,
+    /// For the sender: make room first, then take in what arrived.
+    WriteFirst,
 }
 
 /// What [`Core::poll_message`] yields.
@@ -61,6 +78,8 @@ pub(crate) struct Core<S: AsyncRead + AsyncWrite + Unpin> {
     read_size: usize,
     /// About how large the read buffer's allocation is (for releasing it when quiet).
     rbuf_alloc: usize,
+    /// Bytes read since the transport last said `Pending` or the channel last yielded.
+    turn_bytes: usize,
     /// Bytes taken from the connection and not yet written.
     wbuf: BytesMut,
     needs_flush: bool,
@@ -108,6 +127,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             rbuf: leftover,
             read_size: READ_MIN,
             rbuf_alloc: 0,
+            turn_bytes: 0,
             wbuf: BytesMut::new(),
             needs_flush: false,
             read_eof: false,
@@ -151,7 +171,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if self.transport_done {
                 return Poll::Ready(None);
             }
-            ready!(self.drive(cx, true));
+            ready!(self.drive(cx, Order::ReadFirst));
         }
     }
 
@@ -164,7 +184,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if self.unwritten() < self.write_buffer_size {
                 return Poll::Ready(Ok(()));
             }
-            ready!(self.drive(cx, true));
+            ready!(self.drive(cx, Order::WriteFirst));
         }
     }
 
@@ -182,7 +202,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// budget), so that a user who only sends still answers pings.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
-            let progress = self.drive(cx, true);
+            let progress = self.drive(cx, Order::WriteFirst);
             if self.is_flushed() {
                 return Poll::Ready(Ok(()));
             }
@@ -203,7 +223,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if self.transport_done {
                 return Poll::Ready(());
             }
-            ready!(self.drive(cx, true));
+            ready!(self.drive(cx, Order::WriteFirst));
         }
     }
 
@@ -214,7 +234,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             if self.transport_done {
                 return Poll::Ready(());
             }
-            ready!(self.drive(cx, true));
+            ready!(self.drive(cx, Order::WriteFirst));
         }
     }
 
@@ -250,11 +270,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// One round of I/O: write, read (when `read` and the budget allow), timer, finish.
     /// `Ready` when anything happened (poll again), `Pending` when every source registered
     /// the waker.
-    fn drive(&mut self, cx: &mut Context<'_>, read: bool) -> Poll<()> {
+    fn drive(&mut self, cx: &mut Context<'_>, order: Order) -> Poll<()> {
         if self.transport_done {
             return Poll::Ready(());
         }
         let mut progress = false;
+
+        let read_first = order == Order::ReadFirst && self.unwritten() < REPLY_BATCH;
+        if read_first && self.may_read() {
+            // The reader wants messages: read until the transport has nothing more (or the
+            // turn is over) before writing, so the replies to a whole burst go out together.
+            match self.poll_read_in(cx) {
+                Poll::Ready(Ok(())) => return Poll::Ready(()),
+                Poll::Ready(Err(e)) => return self.fail(e),
+                Poll::Pending => {}
+            }
+        }
 
         match self.poll_write_out(cx) {
             Poll::Ready(Ok(wrote)) => progress |= wrote,
@@ -262,7 +293,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             Poll::Pending => {}
         }
 
-        if read && self.may_read() {
+        if !read_first && self.may_read() {
             match self.poll_read_in(cx) {
                 Poll::Ready(Ok(())) => progress = true,
                 Poll::Ready(Err(e)) => return self.fail(e),
@@ -352,6 +383,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Reads once into the spare capacity of the read buffer and feeds the connection.
     fn poll_read_in(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.turn_bytes >= TURN_BYTES {
+            // Fairness: enough for one turn. Let the other tasks run; come back at once.
+            self.turn_bytes = 0;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         if self.rbuf.is_empty() {
             // Everything was consumed: start again at the front of the allocation when no
             // message points into it (no copy, no allocation), so that a frame that fits the
@@ -365,7 +402,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             // what has arrived (a declared length costs nothing until its bytes come).
             self.rbuf.reserve(missing.min(self.rbuf.len().max(READ_MAX)));
             self.rbuf_alloc = self.rbuf.capacity();
-        } else if spare < READ_SPARE_MIN {
+        } else if spare < READ_SPARE_MIN.max(self.read_size / 2) {
             // Reclaims the buffer in place when no message still points into it (asking for no
             // more than its size, so that a partial frame left in it does not force a new one).
             let want = self.read_size.saturating_sub(self.rbuf.len()).max(READ_SPARE_MIN);
@@ -380,6 +417,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 self.conn.handle_eof();
             }
             Poll::Ready(Ok(n)) => {
+                self.turn_bytes += n;
                 self.adapt_read_size(n, spare);
                 let before = self.conn.buffered();
                 self.conn.handle_read(now(), &mut self.rbuf);
@@ -387,6 +425,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             }
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => {
+                self.turn_bytes = 0;
                 self.release_when_quiet();
                 return Poll::Pending;
             }
@@ -402,9 +441,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// connection holds no large buffer. Small ones are kept for the next message.
     fn release_when_quiet(&mut self) {
         if self.rbuf.is_empty() && self.rbuf_alloc > READ_MIN {
+            // The read size stays: the next burst gets a large buffer again at once.
             self.rbuf = BytesMut::new();
             self.rbuf_alloc = 0;
-            self.read_size = READ_MIN;
         }
         if self.wbuf.is_empty() {
             // Rewind to the start of the allocation (no copy, no allocation) to see its size.
@@ -416,9 +455,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     }
 
     fn adapt_read_size(&mut self, n: usize, spare: usize) {
-        if n == spare && n >= self.read_size {
+        if n == spare && 2 * n >= self.read_size {
             self.read_size = (self.read_size * 2).min(READ_MAX);
-        } else if n < self.read_size / 4 {
+        } else if n < self.read_size / 8 {
             self.read_size = (self.read_size / 2).max(READ_MIN);
         }
     }
