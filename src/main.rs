@@ -19,7 +19,16 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // On one core, tokio's single-threaded scheduler: no cross-thread wakeups, and it serves
+    // ready connections in turn (the multi-threaded one's LIFO slot let some wait 100+ ms at
+    // 1000 connections). On more cores, the multi-threaded one.
+    let one_core = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    let mut builder = if one_core {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("wschannel: cannot start the async runtime: {e}");

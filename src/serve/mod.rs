@@ -202,7 +202,11 @@ impl Server {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
+        // One shutdown future for the connection's life, polled only when no message is ready;
+        // while messages keep coming, a cheap version check at the top of the loop sees it.
         let mut shutdown = self.shutdown.clone();
+        let shutdown_signal = shutdown.changed();
+        tokio::pin!(shutdown_signal);
         if let Some(greeting) = &self.args.greeting {
             // Queued, not flushed: a client that never reads must not stall us here, before
             // the idle timeout below applies.
@@ -213,13 +217,17 @@ impl Server {
         let timer = tokio::time::sleep_until(last_activity + idle);
         tokio::pin!(timer);
         loop {
+            if self.shutdown.has_changed().unwrap_or(true) {
+                let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
+                break;
+            }
             let next = tokio::select! {
                 biased;
-                _ = shutdown.changed() => {
+                next = ws.next() => next,
+                _ = &mut shutdown_signal => {
                     let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
                     break;
                 }
-                next = ws.next() => next,
                 () = &mut timer => {
                     if idled_out(timer.as_mut(), last_activity + idle) {
                         let _ = ws.close(CloseCode::NORMAL, "idle timeout").await;
