@@ -384,6 +384,18 @@ impl Connection {
         n
     }
 
+    /// Gives back the memory of buffers that are empty now (outgoing bytes, the reassembly
+    /// buffer): for a driver whose connection went quiet, so that an idle connection holds
+    /// no buffer that a burst grew. The next message allocates again.
+    pub fn release_buffers(&mut self) {
+        if self.out.is_empty() {
+            self.out = BytesMut::new();
+        }
+        if self.rx_message.is_none() && self.rx_buf.is_empty() {
+            self.rx_buf = BytesMut::new();
+        }
+    }
+
     /// Bytes queued but not yet taken by [`poll_transmit`](Self::poll_transmit).
     pub fn buffered(&self) -> usize {
         self.out.len()

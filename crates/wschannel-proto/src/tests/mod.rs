@@ -418,3 +418,18 @@ fn in_place_text_fails_at_the_first_invalid_byte() {
     assert_eq!(server.poll_event(), Some(Event::Error(ProtocolError::InvalidUtf8)));
     assert_eq!(server.read_hint(), 0);
 }
+
+#[test]
+fn release_buffers_gives_back_only_what_is_empty() {
+    let mut p = Pair::new(Config::default());
+    p.server.send(Message::binary(vec![1u8; 40_000])).unwrap();
+    p.server.release_buffers();
+    assert_eq!(p.server.buffered(), 40_004, "queued bytes stay");
+    let mut wire = BytesMut::new();
+    p.server.poll_transmit(&mut wire);
+    p.server.release_buffers();
+    p.server.send(Message::text("after")).unwrap();
+    let mut more = BytesMut::new();
+    p.server.poll_transmit(&mut more);
+    assert_eq!(&more[..], b"\x81\x05after", "works as before once released");
+}
