@@ -122,10 +122,10 @@ where
 
 // ---------------------------------------------------------------- wschannel
 
-/// wschannel with its defaults: `feed` queues the echo without flushing; the channel's driver
-/// task writes whatever is queued each time it runs (one write per ready burst). No `flush` is
-/// needed: `feed` wakes the driver, which writes on its own (with one message in flight a
-/// missing write would stall the run, and the load generator fails on a stall).
+/// wschannel with its defaults: `feed` queues the echo without flushing; the channel writes
+/// what is queued when its `next()` has to wait for the socket (one write per ready burst). No
+/// `flush` is needed (with one message in flight a missing write would stall the run, and the
+/// load generator fails on a stall).
 async fn wschannel_conn(tcp: TcpStream) -> Result<(), BoxError> {
     let mut ws = wschannel::accept(tcp).await?;
     while let Some(msg) = ws.next().await {

@@ -27,6 +27,7 @@ use tokio::time::Sleep;
 use wschannel_proto::{CloseCode, Config, Connection, Event, Message, Role, State};
 
 use crate::error::Error;
+use crate::pool;
 
 /// The read buffer's starting size, and what an idle connection may keep of it: a 4 KiB
 /// message with its header fits, so that it is handed out without a copy.
@@ -348,8 +349,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
         let mut wrote = false;
         loop {
-            if self.wbuf.is_empty() && self.conn.poll_transmit(&mut self.wbuf) == 0 {
-                break;
+            if self.wbuf.is_empty() {
+                if self.conn.buffered() == 0 {
+                    break;
+                }
+                if self.wbuf.capacity() == 0 {
+                    // Swapped into the connection for the next messages (see poll_transmit).
+                    self.wbuf = pool::take(0);
+                }
+                self.conn.poll_transmit(&mut self.wbuf);
             }
             match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
@@ -390,7 +398,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
-        if self.rbuf.is_empty() {
+        if self.rbuf.capacity() == 0 {
+            self.rbuf = pool::take(self.read_size);
+            self.rbuf_alloc = self.rbuf.capacity();
+        } else if self.rbuf.is_empty() {
             // Everything was consumed: start again at the front of the allocation when no
             // message points into it (no copy, no allocation), so that a frame that fits the
             // buffer arrives whole and is handed out without a copy.
@@ -452,10 +463,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         let _ = self.wbuf.try_reclaim(self.wbuf.capacity() + 1);
         if self.rbuf_alloc > READ_MIN || self.wbuf.capacity() > WRITE_KEEP {
             // The read size stays: the next burst gets a large buffer again at once.
-            self.rbuf = BytesMut::new();
+            pool::give(std::mem::take(&mut self.rbuf));
             self.rbuf_alloc = 0;
             if self.wbuf.is_empty() {
-                self.wbuf = BytesMut::new();
+                pool::give(std::mem::take(&mut self.wbuf));
             }
             self.conn.release_buffers();
         }
@@ -524,8 +535,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         }
         self.transport_done = true;
         self.timer = None;
-        self.rbuf = BytesMut::new();
-        self.wbuf = BytesMut::new();
+        pool::give(std::mem::take(&mut self.rbuf));
+        pool::give(std::mem::take(&mut self.wbuf));
         self.read_epoch += 1;
         self.write_epoch += 1;
         Poll::Ready(())

@@ -75,6 +75,7 @@ mod channel;
 mod client;
 mod driver;
 pub mod error;
+mod pool;
 pub mod server;
 pub mod tls;
 
