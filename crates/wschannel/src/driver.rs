@@ -459,12 +459,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if !self.rbuf.is_empty() {
             return;
         }
+        // The read buffer goes back to the pool whatever its size: an idle connection holds
+        // none, and the next message takes one from the pool (no allocation).
+        pool::give(std::mem::take(&mut self.rbuf));
+        self.rbuf_alloc = 0;
         // Rewind to the start of the allocation (no copy, no allocation) to see its size.
         let _ = self.wbuf.try_reclaim(self.wbuf.capacity() + 1);
-        if self.rbuf_alloc > READ_MIN || self.wbuf.capacity() > WRITE_KEEP {
-            // The read size stays: the next burst gets a large buffer again at once.
-            pool::give(std::mem::take(&mut self.rbuf));
-            self.rbuf_alloc = 0;
+        if self.wbuf.capacity() > WRITE_KEEP {
             if self.wbuf.is_empty() {
                 pool::give(std::mem::take(&mut self.wbuf));
             }

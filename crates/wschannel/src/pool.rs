@@ -40,8 +40,9 @@ pub(crate) fn give(mut buf: BytesMut) {
     if !buf.is_empty() || buf.capacity() == 0 {
         return;
     }
-    // Rewind to the start of the allocation; this succeeds without allocating exactly when no
-    // message still points into it (or it already starts there).
+    // Rewind to the start of the allocation; this succeeds without allocating when no message
+    // still points into it. (One that a message still holds allocates anew when it is next
+    // reserved, as it would have without the pool.)
     let _ = buf.try_reclaim(buf.capacity() + 1);
     if buf.capacity() > MAX_SPARE {
         return;
