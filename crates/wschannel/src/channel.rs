@@ -359,16 +359,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
         cx: &mut Context<'_>,
         step: impl FnOnce(&mut Core<S>, &mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
-        self.wakers.tx.register(cx.waker());
-        let mut core = self.lock();
-        let before = core.read_epoch;
-        let poll = step(&mut core, &mut Context::from_waker(&self.both));
-        let read = core.read_epoch != before;
-        drop(core);
-        if read {
-            self.wakers.rx.wake();
-        }
-        poll
+        self.poll_half(cx, &self.wakers.tx, &self.wakers.rx, |c| c.read_epoch, step)
     }
 
     /// One step for the receiving half; wakes the sending half when the step wrote something.
@@ -377,14 +368,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Shared<S> {
         cx: &mut Context<'_>,
         step: impl FnOnce(&mut Core<S>, &mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
-        self.wakers.rx.register(cx.waker());
+        self.poll_half(cx, &self.wakers.rx, &self.wakers.tx, |c| c.write_epoch, step)
+    }
+
+    /// Registers this half's waker, runs `step` under the lock with the waker that wakes both,
+    /// and wakes the other half if `progress` (what it waits for) moved.
+    fn poll_half<T>(
+        &self,
+        cx: &mut Context<'_>,
+        mine: &AtomicWaker,
+        other: &AtomicWaker,
+        progress: fn(&Core<S>) -> u64,
+        step: impl FnOnce(&mut Core<S>, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        mine.register(cx.waker());
         let mut core = self.lock();
-        let before = core.write_epoch;
+        let before = progress(&core);
         let poll = step(&mut core, &mut Context::from_waker(&self.both));
-        let wrote = core.write_epoch != before;
+        let moved = progress(&core) != before;
         drop(core);
-        if wrote {
-            self.wakers.tx.wake();
+        if moved {
+            other.wake();
         }
         poll
     }
