@@ -41,8 +41,11 @@
 //! server.send(msg).await?;
 //! assert_eq!(client.next().await.transpose()?, Some(Message::text("Hello!")));
 //!
-//! client.close(CloseCode::NORMAL, "bye").await?;
-//! assert!(server.next().await.is_none()); // closing is not an error: the stream ends
+//! // One task holds both ends here, so both are polled at once: the server's stream
+//! // answers the close while the client waits for that answer.
+//! let (closed, end) = tokio::join!(client.close(CloseCode::NORMAL, "bye"), server.next());
+//! closed?;
+//! assert!(end.is_none()); // closing is not an error: the stream ends
 //! assert_eq!(server.close_code(), Some(CloseCode::NORMAL));
 //! # Ok(())
 //! # }
