@@ -479,11 +479,20 @@ fn busy_ns() -> Vec<u64> {
         .collect()
 }
 
+/// The machine's `cpu` line of `/proc/stat`: user, nice, system, idle, iowait, irq, softirq,
+/// steal, in USER_HZ ticks (kept raw in the report, to tell other processes from interrupt time).
+fn stat_cpu_ticks() -> Vec<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let line = stat.lines().find(|l| l.starts_with("cpu ")).unwrap_or("");
+    line.split_whitespace().skip(1).take(8).filter_map(|x| x.parse().ok()).collect()
+}
+
 struct Sample {
     at: Instant,
     self_cpu: u64,
     server_cpu: u64,
     busy: Vec<u64>,
+    ticks: Vec<u64>,
 }
 
 fn sample(server_pid: Option<u32>) -> Sample {
@@ -492,6 +501,7 @@ fn sample(server_pid: Option<u32>) -> Sample {
         self_cpu: proc_cpu_ns("self"),
         server_cpu: server_pid.map(|p| proc_cpu_ns(&p.to_string())).unwrap_or(0),
         busy: busy_ns(),
+        ticks: stat_cpu_ticks(),
     }
 }
 
@@ -695,6 +705,8 @@ fn run(a: &Args) -> Res<String> {
         end.busy.first().copied().unwrap_or(0) - begin.busy.first().copied().unwrap_or(0);
     let busy_per_cpu: Vec<String> =
         end.busy.iter().zip(&begin.busy).skip(1).map(|(e, b)| (e - b).to_string()).collect();
+    let ticks: Vec<String> =
+        end.ticks.iter().zip(&begin.ticks).map(|(e, b)| (e - b).to_string()).collect();
     let measured = ctx.measured;
     let q = |p: f64| hist.value_at_quantile(p) as f64 / 1000.0;
     Ok(format!(
@@ -705,6 +717,7 @@ fn run(a: &Args) -> Res<String> {
             "\"rtt_p50_us\":{:.1},\"rtt_p99_us\":{:.1},\"rtt_p999_us\":{:.1},",
             "\"rtt_max_us\":{:.1},\"rtt_mean_us\":{:.1},",
             "\"loadgen_cpu_ns\":{},\"server_cpu_ns\":{},\"busy_ns\":{},\"busy_per_cpu_ns\":[{}],",
+            "\"stat_cpu_ticks\":[{}],",
             "\"conn_msgs_min\":{},\"conn_msgs_max\":{},\"conns_starved\":{},\"closed_cleanly\":{}}}"
         ),
         a.conns,
@@ -727,6 +740,7 @@ fn run(a: &Args) -> Res<String> {
         end.server_cpu.saturating_sub(begin.server_cpu),
         busy_total,
         busy_per_cpu.join(","),
+        ticks.join(","),
         per_conn_min,
         per_conn_max,
         starved,
