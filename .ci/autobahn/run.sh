@@ -6,7 +6,7 @@
 #   .ci/autobahn/run.sh            # both roles, compare with golden files
 #   .ci/autobahn/run.sh --update   # both roles, rewrite the golden files
 #
-# The harness in this folder is a copy of the team's shared/tools/autobahn (Python 3 port of
+# The harness in this folder (a Python 3 port of
 # wstest, installed from PyPI into /tmp/autobahn-venv at first use).
 set -uo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
