@@ -91,7 +91,6 @@ pub(crate) struct Core<S: AsyncRead + AsyncWrite + Unpin> {
     /// Reading pauses while unread payload reaches this many bytes.
     read_budget: usize,
     write_buffer_size: usize,
-    close_timeout: std::time::Duration,
     /// The connection's timer (keepalive, close timeout) or, once finished, the bound on the
     /// final flush and shutdown; created the first time a deadline exists.
     timer: Option<Pin<Box<Sleep>>>,
@@ -137,7 +136,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             // Never smaller than one maximum-size message, so that one always fits.
             read_budget: config.max_message_size.max(READ_MAX),
             write_buffer_size: config.write_buffer_size.max(1),
-            close_timeout: config.close_timeout,
             timer: None,
             timer_at: None,
             finish_deadline: None,
@@ -310,7 +308,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if self.conn.state() == State::Finished && !progress {
             // Flush the last bytes, shut the write side down, done. Bounded by the timer.
             if self.finish_deadline.is_none() {
-                self.finish_deadline = Some(now() + self.close_timeout);
+                self.finish_deadline = Some(now() + self.conn.config().close_timeout);
                 return Poll::Ready(());
             }
             if self.is_flushed() && Pin::new(&mut self.io).poll_shutdown(cx).is_ready() {
@@ -543,7 +541,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         Poll::Ready(())
     }
 
-    /// Poll-based `close`: starts the close with `code` and `reason`.
+    /// Starts the closing handshake with `code` and `reason` (RFC 6455 §7.1.2).
     pub(crate) fn start_close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         self.conn.close(now(), code, reason)?;
         Ok(())
