@@ -13,6 +13,7 @@ use crate::extension::Extension;
 use crate::frame::{encode_frame, parse_header, FrameHeader, OpCode};
 use crate::mask::apply_mask;
 use crate::message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
+use crate::outgoing::Outgoing;
 use crate::utf8::{self, Utf8Validator};
 
 /// The outgoing buffer keeps at least this much capacity between sends (and up to
@@ -101,8 +102,10 @@ pub struct Connection {
     role: Role,
     config: Config,
     state: State,
-    /// Outgoing bytes, drained by `poll_transmit`.
-    out: BytesMut,
+    /// Outgoing bytes, drained by `poll_transmit` / `poll_transmit_vectored`.
+    out: Outgoing,
+    /// Server data payloads of at least this many bytes are queued by reference (0: never).
+    vectored_min: usize,
     events: VecDeque<Event>,
     /// Payload bytes of the messages in `events`.
     unread_bytes: usize,
@@ -167,7 +170,8 @@ impl Connection {
             role,
             config,
             state: State::Open,
-            out: BytesMut::new(),
+            out: Outgoing::new(),
+            vectored_min: 0,
             events: VecDeque::new(),
             unread_bytes: 0,
             rx_frame: None,
@@ -200,6 +204,15 @@ impl Connection {
     /// 0 (the default) turns this off.
     pub fn set_in_place_limit(&mut self, limit: usize) {
         self.in_place_limit = limit;
+    }
+
+    /// Lets a server queue data payloads of at least `min` bytes by reference instead of
+    /// copying them into the output (0, the default, turns this off). Only for a caller that
+    /// takes the output with [`poll_transmit_vectored`](Self::poll_transmit_vectored) and
+    /// writes it with a vectored write; [`poll_transmit`](Self::poll_transmit) copies them.
+    /// A client masks every payload, so it always copies.
+    pub fn set_vectored_min(&mut self, min: usize) {
+        self.vectored_min = min;
     }
 
     /// Payload bytes still missing for the frame completing in the input buffer (0 when
@@ -368,32 +381,60 @@ impl Connection {
         if n == 0 {
             return 0;
         }
-        if buf.is_empty() {
-            std::mem::swap(&mut self.out, buf);
+        if buf.is_empty() && !self.out.has_bodies() {
+            self.out.swap_encoded(buf);
+        } else {
+            buf.reserve(n);
+            while self.out.has_remaining() {
+                let chunk = self.out.chunk();
+                let len = chunk.len();
+                buf.extend_from_slice(chunk);
+                self.out.advance(len);
+            }
+        }
+        self.shed_large_output();
+        n
+    }
+
+    /// As [`poll_transmit`](Self::poll_transmit), for a driver that writes vectored: large
+    /// payloads stay by reference (see [`set_vectored_min`](Self::set_vectored_min)), and
+    /// `out` is swapped with the connection's queue when empty, appended to otherwise.
+    pub fn poll_transmit_vectored(&mut self, out: &mut Outgoing) -> usize {
+        let n = self.out.len();
+        if n == 0 {
+            return 0;
+        }
+        if out.is_empty() {
+            std::mem::swap(&mut self.out, out);
             self.out.clear();
         } else {
-            buf.extend_from_slice(&self.out);
-            self.out.clear();
+            out.append(&mut self.out);
         }
-        // `try_reclaim` succeeds without allocating exactly when the buffer, rewound, can hold
-        // that much: then it is one we do not want to keep.
-        let keep = self.config.write_buffer_size.max(MIN_KEPT_OUT_CAPACITY);
-        if self.out.try_reclaim(keep + 1) {
-            self.out = BytesMut::new();
-        }
+        self.shed_large_output();
         n
+    }
+
+    /// Releases an output buffer that can hold more than the write buffer size.
+    fn shed_large_output(&mut self) {
+        let keep = self.config.write_buffer_size.max(MIN_KEPT_OUT_CAPACITY);
+        if self.out.capacity() > keep {
+            self.out = Outgoing::new();
+        }
     }
 
     /// Gives back the memory of buffers that are empty now (outgoing bytes, the reassembly
     /// buffer): for a driver whose connection went quiet, so that an idle connection holds
     /// no buffer that a burst grew. The next message allocates again.
     pub fn release_buffers(&mut self) {
-        if self.out.is_empty() {
-            self.out = BytesMut::new();
-        }
+        self.out.release();
         if self.rx_message.is_none() && self.rx_buf.is_empty() {
             self.rx_buf = BytesMut::new();
         }
+    }
+
+    /// Whether a payload is queued by reference (see [`set_vectored_min`](Self::set_vectored_min)).
+    pub fn has_queued_bodies(&self) -> bool {
+        self.out.has_bodies()
     }
 
     /// Bytes queued but not yet taken by [`poll_transmit`](Self::poll_transmit).
@@ -430,8 +471,8 @@ impl Connection {
     pub fn send(&mut self, msg: Message) -> Result<(), UsageError> {
         self.check_open()?;
         match msg {
-            Message::Text(t) => self.send_data(OpCode::Text, t.as_bytes()),
-            Message::Binary(b) => self.send_data(OpCode::Binary, &b),
+            Message::Text(t) => self.send_payload(OpCode::Text, t.into_bytes()),
+            Message::Binary(b) => self.send_payload(OpCode::Binary, b),
             Message::Ping(p) => {
                 self.write_control(OpCode::Ping, &p);
                 Ok(())
@@ -500,7 +541,7 @@ impl Connection {
             _ => return Err(UsageError::FragmentOrder("control frames are never fragmented")),
         }
         let mask = self.next_mask();
-        encode_frame(&mut self.out, fin, 0, opcode, mask, payload);
+        encode_frame(self.out.buf_mut(), fin, 0, opcode, mask, payload);
         Ok(())
     }
 
@@ -558,6 +599,28 @@ impl Connection {
         }
     }
 
+    /// A whole data message: by reference when large and unmasked (see `set_vectored_min`).
+    fn send_payload(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), UsageError> {
+        if self.vectored_min > 0
+            && payload.len() >= self.vectored_min
+            && self.role == Role::Server
+            && self.extension.is_none()
+            && self.tx_fragment.is_none()
+        {
+            let header = FrameHeader {
+                fin: true,
+                rsv: 0,
+                opcode,
+                mask: None,
+                payload_len: payload.len() as u64,
+            };
+            header.encode(self.out.buf_mut());
+            self.out.push_body(payload);
+            return Ok(());
+        }
+        self.send_data(opcode, &payload)
+    }
+
     fn send_data(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
         if self.tx_fragment.is_some() {
             return Err(UsageError::FragmentOrder("a fragmented message is being sent"));
@@ -568,11 +631,13 @@ impl Connection {
                 let mut encoded = BytesMut::new();
                 let rsv = ext.encode_message(opcode, payload, &mut encoded);
                 match rsv {
-                    Some(rsv) => encode_frame(&mut self.out, true, rsv, opcode, mask, &encoded),
-                    None => encode_frame(&mut self.out, true, 0, opcode, mask, payload),
+                    Some(rsv) => {
+                        encode_frame(self.out.buf_mut(), true, rsv, opcode, mask, &encoded)
+                    }
+                    None => encode_frame(self.out.buf_mut(), true, 0, opcode, mask, payload),
                 }
             }
-            None => encode_frame(&mut self.out, true, 0, opcode, mask, payload),
+            None => encode_frame(self.out.buf_mut(), true, 0, opcode, mask, payload),
         }
         Ok(())
     }
@@ -580,7 +645,7 @@ impl Connection {
     fn write_control(&mut self, opcode: OpCode, payload: &[u8]) {
         debug_assert!(payload.len() <= ControlPayload::MAX_LEN);
         let mask = self.next_mask();
-        encode_frame(&mut self.out, true, 0, opcode, mask, payload);
+        encode_frame(self.out.buf_mut(), true, 0, opcode, mask, payload);
     }
 
     /// Queues a close frame; `reason` is cut at a char boundary to fit 123 bytes.
@@ -970,17 +1035,86 @@ fn parse_close_payload(payload: Bytes) -> Result<(CloseCode, Utf8Bytes), Protoco
 mod tests {
     use super::*;
 
+    /// A server that queues large payloads by reference puts the same bytes on the wire as
+    /// one that copies them, through the vectored and the copying transmit alike, and keeps
+    /// the payload's memory instead of copying it.
+    #[test]
+    fn large_payloads_by_reference_encode_the_same_bytes() {
+        let now = Instant::now();
+        let messages = || {
+            vec![
+                Message::binary(vec![1u8; 2000]),
+                Message::text("small"),
+                Message::text("é".repeat(1500)),
+                Message::binary(vec![3u8; 1023]),
+                Message::Ping(ControlPayload::try_from_bytes(&b"p"[..]).unwrap()),
+                Message::binary(Bytes::from(vec![4u8; 70_000])),
+            ]
+        };
+        let mut copying = Connection::new(Role::Server, Config::default(), now);
+        let mut expected = BytesMut::new();
+        for m in messages() {
+            copying.send(m).unwrap();
+        }
+        copying.poll_transmit(&mut expected);
+
+        let mut by_ref = Connection::new(Role::Server, Config::default(), now);
+        by_ref.set_vectored_min(1024);
+        let big = Bytes::from(vec![4u8; 70_000]);
+        let big_ptr = big.as_ptr();
+        let mut msgs = messages();
+        *msgs.last_mut().unwrap() = Message::binary(big);
+        for m in msgs {
+            by_ref.send(m).unwrap();
+        }
+        assert_eq!(by_ref.buffered(), expected.len());
+        let mut out = Outgoing::new();
+        out.buf_mut().extend_from_slice(b"before");
+        assert_eq!(by_ref.poll_transmit_vectored(&mut out), expected.len());
+        assert!(out.has_bodies());
+        let mut slices = [std::io::IoSlice::new(&[]); 16];
+        let n = out.chunks_vectored(&mut slices);
+        assert!(slices[..n].iter().any(|s| s.as_ptr() == big_ptr), "the payload is not copied");
+        let mut wire = Vec::new();
+        while out.has_remaining() {
+            let c = out.chunk();
+            let len = c.len().min(777);
+            wire.extend_from_slice(&c[..len]);
+            out.advance(len);
+        }
+        assert_eq!(&wire[..6], b"before");
+        assert_eq!(wire[6..], expected[..]);
+
+        // The copying transmit flattens the same queue.
+        let mut again = Connection::new(Role::Server, Config::default(), now);
+        again.set_vectored_min(1024);
+        for m in messages() {
+            again.send(m).unwrap();
+        }
+        let mut flat = BytesMut::new();
+        again.poll_transmit(&mut flat);
+        assert_eq!(flat, expected);
+
+        // A client masks, so it never keeps a payload by reference.
+        let mut client = Connection::new(Role::Client, Config::default(), now);
+        client.set_vectored_min(1024);
+        client.send(Message::binary(vec![1u8; 5000])).unwrap();
+        let mut out = Outgoing::new();
+        client.poll_transmit_vectored(&mut out);
+        assert!(!out.has_bodies());
+    }
+
     #[test]
     fn poll_transmit_swaps_into_an_empty_buffer_and_appends_otherwise() {
         let now = Instant::now();
         let mut conn = Connection::new(Role::Server, Config::default(), now);
         conn.send(Message::binary(vec![1u8; 100])).unwrap();
         let mut buf = BytesMut::with_capacity(4096);
-        let (ours, theirs) = (conn.out.as_ptr(), buf.as_ptr());
+        let (ours, theirs) = (conn.out.buf_mut().as_ptr(), buf.as_ptr());
         assert_eq!(conn.poll_transmit(&mut buf), 102);
         // Swapped, not copied: each side now holds the other's allocation.
         assert_eq!(buf.as_ptr(), ours);
-        assert_eq!(conn.out.as_ptr(), theirs);
+        assert_eq!(conn.out.buf_mut().as_ptr(), theirs);
         assert!(conn.out.is_empty() && conn.out.capacity() >= 4096);
 
         // `buf` was not written out yet: the next frame goes after its bytes.

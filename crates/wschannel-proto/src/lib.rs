@@ -51,6 +51,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+pub mod outgoing;
 pub mod utf8;
 
 pub use config::Config;
@@ -59,6 +60,7 @@ pub use error::{HandshakeError, ProtocolError, UsageError};
 pub use extension::Extension;
 pub use frame::OpCode;
 pub use message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
+pub use outgoing::Outgoing;
 
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,7 @@
 //!   backpressure (`poll_ready`).
 
 use std::future::Future;
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Instant;
@@ -24,7 +24,7 @@ use std::time::Instant;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
-use wschannel_proto::{CloseCode, Config, Connection, Event, Message, Role, State};
+use wschannel_proto::{CloseCode, Config, Connection, Event, Message, Outgoing, Role, State};
 
 use crate::error::Error;
 use crate::pool;
@@ -46,6 +46,12 @@ const REPLY_BATCH: usize = 32 << 10;
 const READ_SPARE_MIN: usize = 512;
 /// A write buffer larger than this is given back when the connection goes quiet.
 const WRITE_KEEP: usize = 8 << 10;
+/// A server's data payloads from this size on are written from the message's own memory,
+/// header and payload in one vectored write, instead of being copied into the write buffer
+/// (when the transport writes vectored).
+const VECTORED_MIN: usize = 8 << 10;
+/// At most this many slices per vectored write.
+const MAX_SLICES: usize = 64;
 
 /// The clock the connection is given. Tokio's, so that `tokio::time::pause` also pauses the
 /// protocol's keepalive and close timers.
@@ -82,10 +88,14 @@ pub(crate) struct Core<S: AsyncRead + AsyncWrite + Unpin> {
     /// Bytes read since the transport last said `Pending` or the channel last yielded.
     turn_bytes: usize,
 
-    /// Bytes taken from the connection and not yet written.
-    wbuf: BytesMut,
+    /// Bytes taken from the connection and not yet written (large payloads by reference).
+    wbuf: Outgoing,
     needs_flush: bool,
     read_eof: bool,
+    /// The transport said `Pending` to a read during this call (its waker is registered): no
+    /// need to ask again before the call returns. Cleared at every entry point, because the
+    /// next call may come with another waker.
+    read_parked: bool,
     /// Bytes the peer made us queue (pongs, the close reply) since the output was last empty.
     owed: usize,
     /// Reading pauses while unread payload reaches this many bytes.
@@ -115,6 +125,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         let mut conn = Connection::new(role, config.clone(), now);
         // Unfragmented frames complete in the read buffer and leave it without a copy.
         conn.set_in_place_limit(config.max_frame_size);
+        if io.is_write_vectored() {
+            conn.set_vectored_min(VECTORED_MIN);
+        }
         if !leftover.is_empty() {
             conn.handle_read(now, &mut leftover);
         }
@@ -129,9 +142,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             read_size: READ_MIN,
             rbuf_alloc: 0,
             turn_bytes: 0,
-            wbuf: BytesMut::new(),
+            wbuf: Outgoing::new(),
             needs_flush: false,
             read_eof: false,
+            read_parked: false,
             owed: 0,
             // Never smaller than one maximum-size message, so that one always fits.
             read_budget: config.max_message_size.max(READ_MAX),
@@ -150,6 +164,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// The next message or error; `None` once the connection is over and the transport shut
     /// down (or given up on).
     pub(crate) fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Option<Item>> {
+        self.read_parked = false;
         loop {
             while let Some(event) = self.conn.poll_event() {
                 match event {
@@ -177,6 +192,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Ready when a message may be queued: the write buffer is under `write_buffer_size`.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.read_parked = false;
         loop {
             if self.transport_done || !self.conn.is_open() {
                 return Poll::Ready(Err(Error::Closed));
@@ -201,6 +217,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Writes and flushes everything queued; processes what arrived meanwhile (within the
     /// budget), so that a user who only sends still answers pings.
     pub(crate) fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.read_parked = false;
         loop {
             let progress = self.drive(cx, Order::WriteFirst);
             if self.is_flushed() {
@@ -217,6 +234,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Drives the connection until the transport is done, discarding what arrives: the end
     /// of `close`.
     pub(crate) fn poll_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.read_parked = false;
         loop {
             while self.conn.poll_event().is_some() {}
             self.io_error = None;
@@ -230,6 +248,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// Drives the connection until the transport is done, keeping what arrives for the reader
     /// (within the read budget): the end of a split sender's `close`.
     pub(crate) fn poll_transport_done(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        self.read_parked = false;
         loop {
             if self.transport_done {
                 return Poll::Ready(());
@@ -276,8 +295,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         }
         let mut progress = false;
 
-        let read_first = order == Order::ReadFirst && self.unwritten() < REPLY_BATCH;
-        if read_first && self.may_read() {
+        // Payloads queued by reference may point into the read buffer: write them first, so
+        // that the read buffer is free again for the next read.
+        let read_first = order == Order::ReadFirst
+            && self.unwritten() < REPLY_BATCH
+            && !self.wbuf.has_bodies()
+            && !self.conn.has_queued_bodies();
+        if read_first && !self.read_parked && self.may_read() {
             // The reader wants messages: read until the transport has nothing more (or the
             // turn is over) before writing, so the replies to a whole burst go out together.
             match self.poll_read_in(cx) {
@@ -293,7 +317,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             Poll::Pending => {}
         }
 
-        if !read_first && self.may_read() {
+        if !read_first && !self.read_parked && self.may_read() {
             match self.poll_read_in(cx) {
                 Poll::Ready(Ok(())) => progress = true,
                 Poll::Ready(Err(e)) => return self.fail(e),
@@ -353,11 +377,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 }
                 if self.wbuf.capacity() == 0 {
                     // Swapped into the connection for the next messages (see poll_transmit).
-                    self.wbuf = pool::take(0);
+                    self.wbuf.set_buffer(pool::take(0));
                 }
-                self.conn.poll_transmit(&mut self.wbuf);
+                self.conn.poll_transmit_vectored(&mut self.wbuf);
             }
-            match Pin::new(&mut self.io).poll_write(cx, &self.wbuf) {
+            let io = Pin::new(&mut self.io);
+            let written = if self.wbuf.has_bodies() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let n = self.wbuf.chunks_vectored(&mut slices);
+                io.poll_write_vectored(cx, &slices[..n])
+            } else {
+                io.poll_write(cx, self.wbuf.chunk())
+            };
+            match written {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
                 Poll::Ready(Ok(n)) => {
                     self.wbuf.advance(n);
@@ -393,6 +425,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if self.turn_bytes >= TURN_BYTES {
             // Fairness: enough for one turn. Let the other tasks run; come back at once.
             self.turn_bytes = 0;
+            self.read_parked = true;
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
@@ -436,6 +469,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => {
                 self.turn_bytes = 0;
+                self.read_parked = true;
                 self.release_when_quiet();
                 return Poll::Pending;
             }
@@ -461,11 +495,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         // none, and the next message takes one from the pool (no allocation).
         pool::give(std::mem::take(&mut self.rbuf));
         self.rbuf_alloc = 0;
-        // Rewind to the start of the allocation (no copy, no allocation) to see its size.
-        let _ = self.wbuf.try_reclaim(self.wbuf.capacity() + 1);
         if self.wbuf.capacity() > WRITE_KEEP {
             if self.wbuf.is_empty() {
-                pool::give(std::mem::take(&mut self.wbuf));
+                pool::give(self.wbuf.take_buffer());
             }
             self.conn.release_buffers();
         }
@@ -535,7 +567,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         self.transport_done = true;
         self.timer = None;
         pool::give(std::mem::take(&mut self.rbuf));
-        pool::give(std::mem::take(&mut self.wbuf));
+        pool::give(self.wbuf.take_buffer());
         self.read_epoch += 1;
         self.write_epoch += 1;
         Poll::Ready(())

@@ -275,3 +275,67 @@ async fn read_request_lets_a_server_choose_between_http_and_websocket() {
     assert_eq!(within(ws.next()).await.unwrap().unwrap(), Message::text("up"));
     within(server).await.unwrap();
 }
+
+/// Messages of every size around the point where the server stops copying payloads and writes
+/// them from the message's own memory (vectored), text and binary, sent in one burst and read
+/// back only after a pause, so that the server's writes block part way through a payload.
+async fn echo_mixed_sizes(ws: wschannel::Channel) {
+    let sizes = [0usize, 1, 125, 4096, 8191, 8192, 8193, 20_000, 65_536, 300_000, 3];
+    let messages: Vec<Message> = (0..6)
+        .flat_map(|round| {
+            sizes.iter().map(move |&n| {
+                if (n + round) % 2 == 0 {
+                    Message::binary((0..n).map(|i| (i * 7 + round) as u8).collect::<Vec<u8>>())
+                } else {
+                    // 1-, 2- and 3-byte characters in turn.
+                    Message::text("aé€".chars().cycle().take(n / 2).collect::<String>())
+                }
+            })
+        })
+        .collect();
+    let (mut tx, mut rx) = ws.split();
+    let sent = messages.clone();
+    let sender = tokio::spawn(async move {
+        for m in sent {
+            tx.feed(m).await.unwrap();
+        }
+        tx.flush().await.unwrap();
+        tx
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for (i, want) in messages.iter().enumerate() {
+        let got = within(rx.next()).await.unwrap().unwrap();
+        assert!(got == *want, "echo {i} differs: {} bytes, expected {}", got.len(), want.len());
+    }
+    let tx = within(sender).await.unwrap();
+    let mut ws = tx.reunite(rx).unwrap();
+    within(ws.close(CloseCode::NORMAL, "")).await.unwrap();
+}
+
+#[tokio::test]
+async fn payloads_of_every_size_echo_intact_over_tcp() {
+    let (l, addr) = listener().await;
+    tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let mut ws = wschannel::accept(tcp).await.unwrap();
+        while let Some(Ok(msg)) = ws.next().await {
+            // Queued, not flushed: replies go out in bursts, as in `wschannel serve`.
+            if ws.feed(msg).await.is_err() {
+                break;
+            }
+        }
+    });
+    let ws = within(wschannel::connect(&format!("ws://{addr}/"))).await.unwrap();
+    echo_mixed_sizes(ws).await;
+}
+
+#[tokio::test]
+async fn payloads_of_every_size_echo_intact_over_tls() {
+    let (port, cert) = tls_server().await;
+    let ws = within(
+        ClientBuilder::new().root_certificate(cert).connect(&format!("wss://localhost:{port}/")),
+    )
+    .await
+    .unwrap();
+    echo_mixed_sizes(ws).await;
+}
