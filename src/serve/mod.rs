@@ -4,10 +4,12 @@
 mod metrics;
 
 use std::borrow::Cow;
+use std::future::{poll_fn, Future};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -216,23 +218,50 @@ impl Server {
         let mut last_activity = tokio::time::Instant::now();
         let timer = tokio::time::sleep_until(last_activity + idle);
         tokio::pin!(timer);
+        // Whether the shutdown signal and the timer hold this task's waker. Once they do, they
+        // keep it until they fire (or the timer is reset), so while messages flow they are not
+        // polled again: a version check and an elapsed flag tell whether they fired.
+        let (mut shutdown_armed, mut timer_armed) = (false, false);
         loop {
             if self.shutdown.has_changed().unwrap_or(true) {
                 let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
                 break;
             }
-            let next = tokio::select! {
-                biased;
-                next = ws.next() => next,
-                _ = &mut shutdown_signal => {
+            let woke = poll_fn(|cx| {
+                if let Poll::Ready(next) = ws.poll_next_unpin(cx) {
+                    return Poll::Ready(Woke::Next(next));
+                }
+                if !shutdown_armed {
+                    if shutdown_signal.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Woke::Shutdown);
+                    }
+                    shutdown_armed = true;
+                } else if self.shutdown.has_changed().unwrap_or(true) {
+                    return Poll::Ready(Woke::Shutdown);
+                }
+                if !timer_armed {
+                    if timer.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Woke::Timer);
+                    }
+                    timer_armed = true;
+                } else if timer.is_elapsed() {
+                    return Poll::Ready(Woke::Timer);
+                }
+                Poll::Pending
+            })
+            .await;
+            let next = match woke {
+                Woke::Next(next) => next,
+                Woke::Shutdown => {
                     let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
                     break;
                 }
-                () = &mut timer => {
+                Woke::Timer => {
                     if idled_out(timer.as_mut(), last_activity + idle) {
                         let _ = ws.close(CloseCode::NORMAL, "idle timeout").await;
                         break;
                     }
+                    timer_armed = false;
                     continue;
                 }
             };
@@ -268,6 +297,7 @@ impl Server {
                             if idled_out(timer.as_mut(), last_activity + idle) {
                                 break None;
                             }
+                            timer_armed = false;
                         }
                     }
                 }
@@ -313,6 +343,13 @@ impl Server {
         io.write_all(body.as_bytes()).await?;
         io.shutdown().await
     }
+}
+
+/// What ended a wait in the echo loop.
+enum Woke<T> {
+    Next(Option<T>),
+    Shutdown,
+    Timer,
 }
 
 fn tls_acceptor(args: &ServeArgs) -> Result<Option<TlsAcceptor>> {
