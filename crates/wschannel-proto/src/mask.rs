@@ -1,18 +1,48 @@
 //! Payload masking (RFC 6455 §5.3): XOR each byte with `key[i % 4]`.
 //!
-//! [`apply_mask`] works 32 bytes at a time in safe code that the compiler vectorises;
-//! [`apply_mask_naive`] is its byte-at-a-time twin, kept for the property test that they agree.
+//! [`apply_mask`] works 32 bytes at a time in code that the compiler vectorises, compiled twice:
+//! for the baseline target and, on x86-64, for AVX2, chosen at run time. The only `unsafe` is
+//! that call, behind the CPU check. [`apply_mask_naive`] is its byte-at-a-time twin, kept for
+//! the property test that they agree.
 
 /// Masks or unmasks `buf` in place; `offset` is the position of `buf[0]` within the payload,
 /// so a payload can be unmasked in pieces as it arrives.
 #[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if buf.len() >= AVX2_MIN && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `mask_avx2` only requires AVX2, which the CPU was just seen to support.
+        #[allow(unsafe_code)]
+        unsafe {
+            mask_avx2(buf, key, offset)
+        };
+        return;
+    }
+    mask_wide(buf, key, offset);
+}
+
+/// Below this, the baseline code is as fast (one or two vectors).
+#[cfg(target_arch = "x86_64")]
+const AVX2_MIN: usize = 128;
+
+/// [`mask_wide`] compiled for AVX2: 32 bytes per instruction instead of 16. Chosen at run time,
+/// so a plain `cargo build --release` (baseline x86-64) gets it on any CPU that has it.
+/// Measured with `cargo bench -p wschannel-proto --bench codec -- mask/65536`: see
+/// bench/RESULTS.md.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn mask_avx2(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    mask_wide(buf, key, offset);
+}
+
+#[inline(always)]
+fn mask_wide(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate_key(key, offset);
     let key64 =
         u64::from_ne_bytes([key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3]]);
     // 32 bytes at a time: XOR with a fixed-length array is a loop LLVM turns into SIMD on the
-    // baseline target (SSE2 on x86-64, NEON on AArch64), so no `-C target-cpu` is needed. The
-    // chunks need no alignment: unaligned vector loads cost the same on current CPUs.
+    // target it compiles for (SSE2 on baseline x86-64, NEON on AArch64, AVX2 in `mask_avx2`).
+    // The chunks need no alignment: unaligned vector loads cost the same on current CPUs.
     let mut wide = [0u8; 32];
     for w in wide.chunks_exact_mut(8) {
         w.copy_from_slice(&key64.to_ne_bytes());
