@@ -7,13 +7,14 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 
+use crate::close::{parse_close_payload, CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::error::{ProtocolError, UsageError};
 use crate::extension::Extension;
 use crate::frame::{encode_frame, parse_header, FrameHeader, OpCode};
 use crate::mask::apply_mask;
-use crate::message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
-use crate::utf8::{self, Utf8Validator};
+use crate::message::{ControlPayload, Message};
+use crate::utf8::{self, Utf8Bytes, Utf8Validator};
 
 /// The outgoing buffer keeps at least this much capacity between sends (and up to
 /// `Config::write_buffer_size` when that is larger).
@@ -946,23 +947,6 @@ impl std::fmt::Debug for Connection {
             .field("buffered", &self.out.len())
             .field("close_info", &self.close_info)
             .finish_non_exhaustive()
-    }
-}
-
-/// RFC 6455 §5.5.1 and §7.4: a close body is empty, or a valid code and a UTF-8 reason.
-fn parse_close_payload(payload: Bytes) -> Result<(CloseCode, Utf8Bytes), ProtocolError> {
-    match payload.len() {
-        0 => Ok((CloseCode::NO_STATUS, Utf8Bytes::new())),
-        1 => Err(ProtocolError::CloseLength1),
-        _ => {
-            let code = u16::from_be_bytes([payload[0], payload[1]]);
-            if !CloseCode::is_sendable(code) {
-                return Err(ProtocolError::InvalidCloseCode(code));
-            }
-            let reason = payload.slice(2..);
-            utf8::validate(&reason).map_err(|_| ProtocolError::InvalidUtf8)?;
-            Ok((CloseCode::from_u16_unchecked(code), Utf8Bytes::from_validated(reason)))
-        }
     }
 }
 

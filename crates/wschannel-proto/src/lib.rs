@@ -43,6 +43,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod close;
 pub mod config;
 pub mod connection;
 pub mod error;
@@ -53,12 +54,14 @@ pub mod mask;
 pub mod message;
 pub mod utf8;
 
+pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{CloseInfo, Connection, Event, Initiator, Role, State};
 pub use error::{HandshakeError, ProtocolError, UsageError};
 pub use extension::Extension;
 pub use frame::OpCode;
-pub use message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
+pub use message::{ControlPayload, Message};
+pub use utf8::Utf8Bytes;
 
 #[cfg(test)]
 mod tests;
