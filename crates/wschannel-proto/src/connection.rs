@@ -586,14 +586,12 @@ impl Connection {
 
     /// Queues a close frame; `reason` is cut at a char boundary to fit 123 bytes.
     fn queue_close(&mut self, code: CloseCode, reason: &str) {
-        let mut end = reason.len().min(CloseFrame::MAX_REASON_LEN);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
+        let reason = utf8::truncate(reason, CloseFrame::MAX_REASON_LEN);
+        let end = 2 + reason.len();
         let mut payload = [0u8; 125];
         payload[..2].copy_from_slice(&code.as_u16().to_be_bytes());
-        payload[2..2 + end].copy_from_slice(&reason.as_bytes()[..end]);
-        self.write_control(OpCode::Close, &payload[..2 + end]);
+        payload[2..end].copy_from_slice(reason.as_bytes());
+        self.write_control(OpCode::Close, &payload[..end]);
     }
 
     fn next_mask(&mut self) -> Option<[u8; 4]> {
@@ -975,6 +973,18 @@ mod tests {
         assert_eq!(buf[102..], [0x82, 3, 2, 2, 2]);
         assert_eq!(conn.buffered(), 0);
         assert_eq!(conn.poll_transmit(&mut buf), 0);
+    }
+
+    #[test]
+    fn a_long_close_reason_is_cut_at_a_char_boundary_to_fit_the_frame() {
+        let now = Instant::now();
+        let mut conn = Connection::new(Role::Server, Config::default(), now);
+        conn.queue_close(CloseCode::GOING_AWAY, &"é".repeat(100)); // 200 bytes
+        let mut wire = BytesMut::new();
+        conn.poll_transmit(&mut wire);
+        // 61 two-byte chars fit in 123 bytes; the 62nd would need 124.
+        assert_eq!(wire[..4], [0x88, 2 + 122, 0x03, 0xe9]);
+        assert_eq!(std::str::from_utf8(&wire[4..]).unwrap(), "é".repeat(61));
     }
 
     /// `values.len()` messages of `size` bytes in two fragments each; message `i` is

@@ -87,6 +87,29 @@ impl Utf8Validator {
     }
 }
 
+/// The longest prefix of `s` that is at most `max_len` bytes long and ends at a char boundary:
+/// how text is cut to fit a close reason (123 bytes), a preview or a log line.
+///
+/// # Examples
+///
+/// ```
+/// use wschannel_proto::utf8::truncate;
+/// assert_eq!(truncate("naïve", 3), "na"); // 'ï' is two bytes: cut before it
+/// assert_eq!(truncate("naïve", 4), "naï");
+/// assert_eq!(truncate("short", 123), "short");
+/// ```
+pub fn truncate(s: &str, max_len: usize) -> &str {
+    if s.len() <= max_len {
+        return s;
+    }
+    let mut end = max_len;
+    // A char is at most 4 bytes: at most 3 steps back.
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// Validates a whole string at once (the fast path for unfragmented text).
 #[inline]
 pub fn validate(data: &[u8]) -> Result<(), Utf8Error> {
@@ -217,11 +240,7 @@ impl fmt::Debug for Utf8Bytes {
         if s.len() <= PREVIEW {
             fmt::Debug::fmt(s, f)
         } else {
-            let mut end = PREVIEW;
-            while !s.is_char_boundary(end) {
-                end -= 1;
-            }
-            write!(f, "{:?}… ({} bytes)", &s[..end], s.len())
+            write!(f, "{:?}… ({} bytes)", truncate(s, PREVIEW), s.len())
         }
     }
 }
@@ -268,6 +287,16 @@ mod tests {
         assert!(v.feed("κόσμε".as_bytes()).is_ok());
         assert!(v.feed(b"\xf4").is_ok(), "0xf4 alone can start a valid code point");
         assert_eq!(v.feed(b"\x90"), Err(Utf8Error));
+    }
+
+    #[test]
+    fn truncate_cuts_at_the_last_char_boundary_within_the_limit() {
+        let s = "a€b𝄞c"; // 1 + 3 + 1 + 4 + 1 bytes
+        let expect = ["", "a", "a", "a", "a€", "a€b", "a€b", "a€b", "a€b", "a€b𝄞", "a€b𝄞c"];
+        for (max, want) in expect.iter().enumerate() {
+            assert_eq!(truncate(s, max), *want, "max {max}");
+        }
+        assert_eq!(truncate(s, usize::MAX), s);
     }
 
     #[test]
