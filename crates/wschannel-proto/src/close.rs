@@ -104,6 +104,29 @@ impl CloseCode {
         self.0
     }
 
+    /// The code's name for people, as RFC 6455 §7.4.1 and the IANA registry define it
+    /// (`"normal closure"` for 1000); `None` for the codes they leave to applications.
+    pub const fn name(self) -> Option<&'static str> {
+        Some(match self.0 {
+            1000 => "normal closure",
+            1001 => "going away",
+            1002 => "protocol error",
+            1003 => "unsupported data",
+            1005 => "no status",
+            1006 => "abnormal closure",
+            1007 => "invalid payload",
+            1008 => "policy violation",
+            1009 => "message too big",
+            1010 => "mandatory extension",
+            1011 => "internal error",
+            1012 => "service restart",
+            1013 => "try again later",
+            1014 => "bad gateway",
+            1015 => "TLS handshake failure",
+            _ => return None,
+        })
+    }
+
     /// RFC 6455 §7.4.1/§7.4.2: which codes may appear in a close frame. 1000–1003 and
     /// 1007–1014 are defined (1012–1014 by the IANA registry); 3000–4999 are for libraries,
     /// frameworks and applications. 1004, 1005, 1006 and 1015 are reserved or local-only.
@@ -190,6 +213,33 @@ mod tests {
         }
         for code in [1000, 1001, 1003, 1007, 1011, 1014, 3000, 4000, 4999] {
             assert_eq!(CloseCode::new(code).unwrap().as_u16(), code);
+        }
+    }
+
+    #[test]
+    fn every_named_constant_has_a_name_and_application_codes_have_none() {
+        let named = [
+            (CloseCode::NORMAL, "normal closure"),
+            (CloseCode::GOING_AWAY, "going away"),
+            (CloseCode::PROTOCOL_ERROR, "protocol error"),
+            (CloseCode::UNSUPPORTED_DATA, "unsupported data"),
+            (CloseCode::NO_STATUS, "no status"),
+            (CloseCode::ABNORMAL, "abnormal closure"),
+            (CloseCode::INVALID_PAYLOAD, "invalid payload"),
+            (CloseCode::POLICY_VIOLATION, "policy violation"),
+            (CloseCode::MESSAGE_TOO_BIG, "message too big"),
+            (CloseCode::MANDATORY_EXTENSION, "mandatory extension"),
+            (CloseCode::INTERNAL_ERROR, "internal error"),
+            (CloseCode::SERVICE_RESTART, "service restart"),
+            (CloseCode::TRY_AGAIN_LATER, "try again later"),
+            (CloseCode::BAD_GATEWAY, "bad gateway"),
+            (CloseCode::TLS_HANDSHAKE, "TLS handshake failure"),
+        ];
+        for (code, name) in named {
+            assert_eq!(code.name(), Some(name), "{code}");
+        }
+        for code in [3000, 4000, 4999] {
+            assert_eq!(CloseCode::new(code).unwrap().name(), None);
         }
     }
 
