@@ -171,7 +171,6 @@ impl fmt::Debug for ControlPayload {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::close::CloseCode;
 
     #[test]
     fn control_payload_is_bounded() {
