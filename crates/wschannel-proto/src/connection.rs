@@ -163,8 +163,18 @@ struct RxMessage {
 
 impl Connection {
     /// A connection whose handshake completed at `now`.
+    ///
+    /// A client draws the seed of its mask keys from [`Config::random`] here. If that source
+    /// fails, the connection starts [`State::Finished`] with an [`Event::Closed`] of 1011 whose
+    /// reason says so: it cannot mask a frame, so it sends none.
     pub fn new(role: Role, config: Config, now: Instant) -> Self {
-        Connection {
+        // RFC 6455 §5.3: a client's masks must be unpredictable; a server sends none.
+        let mut seed = [0u8; 32];
+        let seeded = match role {
+            Role::Client => config.random.fill(&mut seed),
+            Role::Server => Ok(()),
+        };
+        let mut conn = Connection {
             role,
             config,
             state: State::Open,
@@ -183,9 +193,20 @@ impl Connection {
             close_deadline: None,
             last_rx: now,
             ping_sent_at: None,
-            rng: StdRng::from_os_rng(),
+            rng: StdRng::from_seed(seed),
             extension: None,
+        };
+        if let Err(e) = seeded {
+            let reason = format!("no mask keys: {e}");
+            let reason = utf8::truncate(&reason, CloseFrame::MAX_REASON_LEN);
+            conn.record_close(
+                CloseCode::INTERNAL_ERROR,
+                Utf8Bytes::from(reason),
+                Initiator::Library,
+            );
+            conn.state = State::Finished;
         }
+        conn
     }
 
     /// Installs a negotiated extension (RFC 6455 §9). Call before any frame is processed.
@@ -951,6 +972,7 @@ impl std::fmt::Debug for Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random::{DangerFixedRandom, RandomError, SecureRandom};
 
     #[test]
     fn poll_transmit_swaps_into_an_empty_buffer_and_appends_otherwise() {
@@ -973,6 +995,62 @@ mod tests {
         assert_eq!(buf[102..], [0x82, 3, 2, 2, 2]);
         assert_eq!(conn.buffered(), 0);
         assert_eq!(conn.poll_transmit(&mut buf), 0);
+    }
+
+    #[derive(Debug)]
+    struct FailingRandom;
+
+    impl SecureRandom for FailingRandom {
+        fn fill(&self, _: &mut [u8]) -> Result<(), RandomError> {
+            Err(RandomError("entropy pool unavailable".into()))
+        }
+    }
+
+    static FAILING: FailingRandom = FailingRandom;
+    static FIXED: DangerFixedRandom = DangerFixedRandom::new([9; 32]);
+
+    fn client_wire(config: Config) -> BytesMut {
+        let mut conn = Connection::new(Role::Client, config, Instant::now());
+        for _ in 0..3 {
+            conn.send(Message::binary(vec![0u8; 8])).unwrap();
+        }
+        let mut wire = BytesMut::new();
+        conn.poll_transmit(&mut wire);
+        wire
+    }
+
+    #[test]
+    fn a_client_masks_with_keys_from_its_configured_source() {
+        let fixed = Config::default().random(&FIXED);
+        // The same seed gives the same keys; the OS gives others.
+        assert_eq!(client_wire(fixed.clone()), client_wire(fixed.clone()));
+        assert_ne!(client_wire(fixed), client_wire(Config::default()));
+        // Keys differ from frame to frame (bytes 2..6 of each 14-byte frame).
+        let wire = client_wire(Config::default().random(&FIXED));
+        assert_ne!(wire[2..6], wire[16..20]);
+    }
+
+    #[test]
+    fn a_client_whose_random_source_fails_starts_closed_without_panicking() {
+        let config = Config::default().random(&FAILING);
+        let mut client = Connection::new(Role::Client, config.clone(), Instant::now());
+        assert_eq!(client.state(), State::Finished);
+        match client.poll_event() {
+            Some(Event::Closed(info)) => {
+                assert_eq!(info.code, CloseCode::INTERNAL_ERROR);
+                assert_eq!(info.initiator, Initiator::Library);
+                assert_eq!(
+                    info.reason,
+                    "no mask keys: the random number source failed: entropy pool unavailable"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(client.send(Message::text("x")), Err(UsageError::Closed));
+        assert_eq!(client.poll_transmit(&mut BytesMut::new()), 0);
+        // A server does not mask: it never asks the source.
+        let server = Connection::new(Role::Server, config, Instant::now());
+        assert_eq!(server.state(), State::Open);
     }
 
     #[test]

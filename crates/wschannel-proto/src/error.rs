@@ -149,7 +149,7 @@ pub enum HandshakeError {
         /// Why it was refused.
         reason: &'static str,
     },
-    /// The operating system's random number generator failed while making a
+    /// The random source ([`Config::random`](crate::Config::random)) failed while making a
     /// Sec-WebSocket-Key.
     #[error("could not generate a random Sec-WebSocket-Key: {0}")]
     Random(String),

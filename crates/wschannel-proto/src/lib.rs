@@ -52,6 +52,7 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+pub mod random;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
