@@ -34,8 +34,22 @@
 //! assert_eq!(server.poll_event(), Some(Event::Message(Message::text("Hello"))));
 //! ```
 //!
-//! The opening handshake is in [`handshake`]: pure functions that write a request or response
-//! head and parse the peer's, bounded by [`Config::max_handshake_bytes`].
+//! # What is public
+//!
+//! - At the root: [`Connection`] and what it reports ([`Event`], [`CloseInfo`], [`Initiator`],
+//!   [`State`], [`Role`]), [`Config`], the message types ([`Message`], [`Utf8Bytes`],
+//!   [`ControlPayload`], [`CloseFrame`], [`CloseCode`], [`OpCode`]), the errors by whose fault
+//!   they are ([`ProtocolError`], [`HandshakeError`], [`UsageError`]) and the [`Extension`] hook.
+//! - [`handshake`]: the opening handshake as pure functions that write a request or response
+//!   head and parse the peer's, bounded by [`Config::max_handshake_bytes`].
+//! - [`random`]: the random source a client's masks and nonce come from ([`Config::random`]).
+//! - [`utf8`]: the validators behind [`Utf8Bytes`], for text that arrives in pieces, and
+//!   [`utf8::truncate`].
+//!
+//! The modules `frame` (header parser and encoder) and `mask` (payload masking and its naive
+//! twin) are public only so that this repository's fuzz targets, benchmarks and property tests
+//! can reach them. They are hidden from these docs and not part of the semver-stable API; a
+//! driver never needs them, since [`Connection`] frames and masks everything itself.
 //!
 //! # Crate features
 //!
@@ -43,15 +57,18 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod close;
-pub mod config;
-pub mod connection;
-pub mod error;
-pub mod extension;
+mod close;
+mod config;
+mod connection;
+mod error;
+mod extension;
+mod message;
+
+#[doc(hidden)]
 pub mod frame;
 pub mod handshake;
+#[doc(hidden)]
 pub mod mask;
-pub mod message;
 pub mod random;
 pub mod utf8;
 
