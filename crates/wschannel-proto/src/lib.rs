@@ -83,3 +83,8 @@ pub use utf8::Utf8Bytes;
 
 #[cfg(test)]
 mod tests;
+
+/// The crate's README (what crates.io shows), compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

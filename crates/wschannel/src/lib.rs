@@ -91,3 +91,8 @@ pub use wschannel_proto::{
     CloseCode, CloseFrame, Config, ControlPayload, HandshakeError, Initiator, Message, OpCode,
     ProtocolError, Role, UsageError, Utf8Bytes,
 };
+
+/// The crate's README (what crates.io shows), compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
