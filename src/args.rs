@@ -6,6 +6,15 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+/// How every `<TIME>` option reads its value (humantime), for both subcommands' help; a macro
+/// so that `concat!` can put it into the longer help texts.
+macro_rules! time_help {
+    () => {
+        "TIME is a number and a unit: 500ms, 10s, 1.5s, 5m (or 5min), 1h, 2d;\n\
+         parts add up: 1m30s."
+    };
+}
+
 /// WebSocket echo server and client.
 #[derive(Debug, Parser)]
 #[command(name = "wschannel", version, about, after_help = EXAMPLES, term_width = 79)]
@@ -31,12 +40,12 @@ pub enum Command {
 
 /// `wschannel serve`.
 #[derive(Debug, Args)]
-#[command(after_help = "\
+#[command(after_help = concat!(time_help!(), "\n\n", "\
 Examples:
   wschannel serve
   wschannel serve --listen 127.0.0.1:0 --greeting 'hi there'
   wschannel serve --tls-cert cert.pem --tls-key key.pem
-  RUST_LOG=debug wschannel serve")]
+  RUST_LOG=debug wschannel serve"))]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
@@ -63,22 +72,22 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 1024, value_name = "N")]
     pub max_connections: usize,
     /// Time allowed for a client to send its HTTP request (and TLS handshake).
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10s", value_name = "TIME", value_parser = humantime::parse_duration)]
     pub handshake_timeout: Duration,
     /// Close a connection after this long without a message from the client.
-    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5m", value_name = "TIME", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
     /// Outgoing bytes buffered per connection before echoing waits for the client to read.
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub write_buffer: usize,
     /// On SIGINT/SIGTERM, how long connections get to finish closing.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "5s", value_name = "TIME", value_parser = humantime::parse_duration)]
     pub grace_period: Duration,
 }
 
 /// `wschannel connect`.
 #[derive(Debug, Args)]
-#[command(after_long_help = CONNECT_HELP)]
+#[command(after_help = time_help!(), after_long_help = CONNECT_HELP)]
 pub struct ConnectArgs {
     /// The server's ws:// or wss:// URL.
     pub url: String,
@@ -158,7 +167,8 @@ pub struct ConnectArgs {
     pub save_binary: Option<PathBuf>,
 }
 
-const CONNECT_HELP: &str = "\
+const CONNECT_HELP: &str = concat!(
+    "\
 On a terminal, connect is interactive: type a line and Enter sends it as
 text. Incoming text is shown as `< text`, binary as `< [binary N bytes]`
 and a hex preview, and the close code and reason when the connection ends.
@@ -171,6 +181,10 @@ is one message, each incoming message one stdout line (binary as raw bytes,
 or base64 with --base64). After the end of stdin, once the server has been
 quiet for --linger, it closes with 1000 and waits for the server's close;
 it exits when the server closes.
+
+",
+    time_help!(),
+    "
 
 Exit codes:
   0  closed (by either side, with a close frame), or stdout was closed
@@ -190,7 +204,8 @@ Examples:
   wschannel connect -1 wss://example.com/api < request.json
   wschannel connect --subprotocol chat -H 'Authorization: Bearer t0k3n' URL
   wschannel connect --ca-cert ca.pem wss://localhost:8443/
-  wschannel connect --save-binary /tmp/in ws://127.0.0.1:8080/";
+  wschannel connect --save-binary /tmp/in ws://127.0.0.1:8080/"
+);
 
 /// `-H 'Name: value'` into a header pair.
 fn parse_header(s: &str) -> Result<(String, String), String> {
@@ -201,4 +216,40 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
         return Err(format!("{s:?} has an empty header name; write it as NAME:VALUE"));
     }
     Ok((name.to_owned(), value.trim().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Issue 10: `serve` showed `<HANDSHAKE_TIMEOUT>`, `<IDLE_TIMEOUT>`, `<GRACE_PERIOD>` where
+    /// `connect` showed `<TIME>`; now every duration is a `<TIME>`, with its units in the help.
+    #[test]
+    fn every_duration_option_is_a_time_with_its_units_and_short_help_fits_79_columns() {
+        let cases = [
+            ("serve", &["--handshake-timeout", "--idle-timeout", "--grace-period"][..]),
+            (
+                "connect",
+                &["--linger", "--connect-timeout", "--ping-interval", "--ping-timeout"][..],
+            ),
+        ];
+        for (name, durations) in cases {
+            let mut cli = Cli::command();
+            cli.build();
+            let sub = cli.find_subcommand_mut(name).unwrap();
+            let short = sub.render_help().to_string();
+            let long = sub.render_long_help().to_string();
+            for help in [&short, &long] {
+                for option in durations {
+                    assert!(help.contains(&format!("{option} <TIME>")), "{name}: {option}\n{help}");
+                }
+                assert!(help.contains("TIME is a number and a unit: 500ms, 10s"), "{help}");
+            }
+            for line in short.lines() {
+                assert!(line.chars().count() <= 79, "{name} -h: {line:?}");
+            }
+        }
+    }
 }

@@ -241,6 +241,35 @@ async fn http_request(server: &Serve, req: &str) -> (u16, String) {
     (status, body)
 }
 
+/// Issue 10: failed handshakes showed in /metrics but in no log at the default level, and
+/// SIGTERM printed its notice twice (a log line and a plain line).
+#[tokio::test]
+async fn failed_handshakes_are_logged_with_peer_and_reason_and_sigterm_is_noticed_once() {
+    let mut server = Serve::start_logged(&[]).await;
+    let (status, _) = http_request(
+        &server,
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 426);
+    // The start of a TLS ClientHello, sent to the plain port.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(&[0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00]).await.unwrap();
+    timeout(T, tcp.read_to_end(&mut Vec::new())).await.unwrap().unwrap();
+
+    server.signal("TERM");
+    let log = server.stderr_after_exit().await;
+    let failed: Vec<&str> = log.lines().filter(|l| l.contains("handshake failed")).collect();
+    assert_eq!(failed.len(), 2, "{log}");
+    assert!(failed.iter().all(|l| l.contains(" INFO ") && l.contains("peer=127.0.0.1:")), "{log}");
+    assert!(failed[0].contains("reason=\"unsupported_version\""), "{log}");
+    assert!(failed[1].contains("reason=\"bad_request\""), "{log}");
+    let notices: Vec<&str> = log.lines().filter(|l| l.contains("SIGTERM")).collect();
+    assert_eq!(notices.len(), 1, "{log}");
+    assert!(notices[0].contains("SIGTERM received: closing connections"), "{log}");
+}
+
 #[tokio::test]
 async fn a_client_that_never_reads_is_closed_and_memory_stays_bounded() {
     let server = Serve::start(&["--idle-timeout", "1s", "--write-buffer", "65536"]).await;

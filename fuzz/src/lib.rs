@@ -4,7 +4,12 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
+use wschannel_proto::random::DangerFixedRandom;
 use wschannel_proto::{CloseCode, Config, Connection, Event, Message, OpCode, Role, State};
+
+/// A fixed random source: a client's mask keys are the same on every run, so a crash found by
+/// the fuzzer reproduces byte for byte.
+static FIXED_RANDOM: DangerFixedRandom = DangerFixedRandom::new([0x5a; 32]);
 
 /// Feeds arbitrary bytes to a `Connection` in `role`, with a fake clock, and checks what must
 /// hold whatever the peer sends.
@@ -35,7 +40,8 @@ pub fn run_connection(role: Role, data: &[u8]) {
         return;
     };
     let sizes = [s0, s1, s2, s3];
-    let mut config = Config::default().close_timeout(Duration::from_millis(100));
+    let mut config =
+        Config::default().close_timeout(Duration::from_millis(100)).random(&FIXED_RANDOM);
     if flags & 0x01 != 0 {
         config = config.max_frame_size(200).max_message_size(600);
     }

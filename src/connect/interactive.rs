@@ -205,13 +205,15 @@ pub async fn run(prompt: Prompt, ws: Channel, args: &ConnectArgs) -> Result<()> 
     }
 
     let ending = Ending::of(&rx, we_closed);
-    out.line(&ending.describe());
     if prompting {
         // The server ended it while the prompt was waiting for a line: give rustyline a
         // moment to print what is queued, then put the terminal back as we found it (its
-        // thread cannot be interrupted; it ends with the process).
+        // thread cannot be interrupted; it ends with the process) and write the ending over
+        // the prompt it redrew, so no `> ` is left standing (issue 10).
         tokio::time::sleep(Duration::from_millis(100)).await;
-        terminal.restore();
+        terminal.restore_over_prompt(&ending.describe());
+    } else {
+        out.line(&ending.describe());
     }
     if let Some(f) = failure {
         return Err(f.into());
@@ -328,7 +330,8 @@ impl Terminal {
         }
     }
 
-    fn restore(&self) {
+    /// Restores the terminal, erases the prompt's line and writes `last_line` there.
+    fn restore_over_prompt(&self, last_line: &str) {
         #[cfg(unix)]
         if let Some(saved) = &self.saved {
             let _ = nix::sys::termios::tcsetattr(
@@ -337,9 +340,10 @@ impl Terminal {
                 saved,
             );
         }
-        // Leave bracketed-paste mode, which rustyline turned on, and end the prompt's line.
+        // Leave bracketed-paste mode, which rustyline turned on; back to the start of the
+        // prompt's line and erase it (CR, EL 2); the last line in its place.
         let mut out = io::stdout();
-        let _ = out.write_all(b"\x1b[?2004l\n");
+        let _ = write!(out, "\x1b[?2004l\r\x1b[2K{last_line}\n");
         let _ = out.flush();
     }
 }

@@ -273,7 +273,7 @@ impl Ending {
         };
         let who = if self.we_closed { "us" } else { "the server" };
         let mut s = format!("closed by {who}: {}", code.as_u16());
-        if let Some(name) = code_name(code) {
+        if let Some(name) = code.name() {
             s.push_str(&format!(" ({name})"));
         }
         if !self.reason.is_empty() {
@@ -294,27 +294,6 @@ impl Ending {
         };
         Err(Failure::new(code::ABNORMAL, message))
     }
-}
-
-/// RFC 6455 §7.4.1 names.
-fn code_name(code: CloseCode) -> Option<&'static str> {
-    Some(match code.as_u16() {
-        1000 => "normal closure",
-        1001 => "going away",
-        1002 => "protocol error",
-        1003 => "unsupported data",
-        1005 => "no status",
-        1006 => "abnormal closure",
-        1007 => "invalid payload",
-        1008 => "policy violation",
-        1009 => "message too big",
-        1010 => "mandatory extension",
-        1011 => "internal error",
-        1012 => "service restart",
-        1013 => "try again later",
-        1014 => "bad gateway",
-        _ => return None,
-    })
 }
 
 /// How long to wait for the server's close after ours: the library's close timeout bounds

@@ -1,6 +1,7 @@
 //! `wschannel serve`: the echo server, its browser test page, health and metrics, TLS, limits
 //! and graceful shutdown.
 
+mod log_limit;
 mod metrics;
 
 use std::borrow::Cow;
@@ -23,6 +24,7 @@ use wschannel::tls::TlsAcceptor;
 use wschannel::{CloseCode, Config, Message};
 
 use crate::args::ServeArgs;
+use log_limit::LogLimit;
 use metrics::{Direction, Metrics};
 
 /// The browser test page, served at `/`.
@@ -36,7 +38,13 @@ struct Server {
     tls: Option<TlsAcceptor>,
     slots: Arc<Semaphore>,
     shutdown: watch::Receiver<bool>,
+    /// Failed handshakes are logged at the default level, but a flood of them is not.
+    failure_log: LogLimit,
 }
+
+/// At most this many failed handshakes are logged per [`FAILURE_LOG_WINDOW`].
+const FAILURE_LOG_BURST: u32 = 20;
+const FAILURE_LOG_WINDOW: Duration = Duration::from_secs(60);
 
 /// Runs the server until SIGINT or SIGTERM, then closes every connection with 1001 and exits.
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -64,6 +72,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         metrics: Metrics::default(),
         tls,
         shutdown,
+        failure_log: LogLimit::new(FAILURE_LOG_BURST, FAILURE_LOG_WINDOW),
     });
     // Every connection task holds a clone; when all are gone, `recv` returns None.
     let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
@@ -88,8 +97,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                 }
             },
             name = &mut signal => {
-                tracing::info!("{name}: closing connections (grace period {:?})", server.args.grace_period);
-                eprintln!("wschannel serve: {name} received, closing connections");
+                // One notice, through the log (stderr, on by default).
+                tracing::info!(
+                    "{name} received: closing connections (grace period {})",
+                    humantime::format_duration(server.args.grace_period)
+                );
                 break;
             }
         }
@@ -112,14 +124,39 @@ impl Server {
                     tokio::time::timeout(self.args.handshake_timeout, acceptor.accept(tcp)).await;
                 match accepted {
                     Ok(Ok(tls)) => self.handle_io(tls, peer).await,
-                    Ok(Err(e)) => {
-                        self.metrics.handshake_failed("tls");
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    Ok(Err(e)) => self.handshake_failed(peer, "tls", &format!("TLS: {e}")),
+                    Err(_) => {
+                        let within = humantime::format_duration(self.args.handshake_timeout);
+                        self.handshake_failed(
+                            peer,
+                            "timeout",
+                            &format!("no TLS handshake within {within}"),
+                        )
                     }
-                    Err(_) => self.metrics.handshake_failed("timeout"),
                 }
             }
             None => self.handle_io(tcp, peer).await,
+        }
+    }
+
+    /// Counts a failed handshake for `/metrics` and logs it (peer, reason label, what went
+    /// wrong) at the default level, at most [`FAILURE_LOG_BURST`] a minute.
+    fn handshake_failed(
+        &self,
+        peer: SocketAddr,
+        reason: &'static str,
+        error: &dyn std::fmt::Display,
+    ) {
+        self.metrics.handshake_failed(reason);
+        match self.failure_log.admit(Instant::now()) {
+            Some(0) => tracing::info!(%peer, reason, %error, "handshake failed"),
+            Some(held_back) => tracing::info!(
+                %peer,
+                reason,
+                %error,
+                "handshake failed ({held_back} more since the last one logged were not logged)"
+            ),
+            None => {}
         }
     }
 
@@ -131,15 +168,11 @@ impl Server {
             tokio::time::timeout(self.args.handshake_timeout, read_request(&mut io, &self.config));
         let (request, leftover) = match read.await {
             Ok(Ok(r)) => r,
-            Ok(Err(e)) => {
-                self.metrics.handshake_failed("bad_request");
-                tracing::debug!(%peer, error = %e, "bad request");
-                return;
-            }
+            Ok(Err(e)) => return self.handshake_failed(peer, "bad_request", &e),
             Err(_) => {
-                self.metrics.handshake_failed("timeout");
-                tracing::debug!(%peer, "no request within the handshake timeout");
-                return;
+                let within = humantime::format_duration(self.args.handshake_timeout);
+                let error = format!("no HTTP request within {within}");
+                return self.handshake_failed(peer, "timeout", &error);
             }
         };
 
@@ -153,7 +186,7 @@ impl Server {
         }
 
         let Ok(_slot) = self.slots.clone().try_acquire_owned() else {
-            self.metrics.handshake_failed("too_many_connections");
+            self.handshake_failed(peer, "too_many_connections", &"--max-connections reached: 503");
             let _ = reject(io, 503, "too many connections; try again later").await;
             return;
         };
@@ -172,8 +205,7 @@ impl Server {
                         wschannel::Error::Handshake(_) => "bad_handshake",
                         _ => "io",
                     };
-                    self.metrics.handshake_failed(reason);
-                    tracing::debug!(%peer, error = %e, "handshake failed");
+                    self.handshake_failed(peer, reason, &e);
                     return;
                 }
             };

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
 /// A running `wschannel serve`, killed on drop.
 pub struct Serve {
@@ -14,19 +15,39 @@ pub struct Serve {
     pub addr: SocketAddr,
     pub ws_url: String,
     pub http_url: String,
+    /// With [`Serve::start_logged`]: everything the server writes to stderr, once it exits.
+    stderr: Option<JoinHandle<String>>,
 }
 
 impl Serve {
     /// Starts the built binary on 127.0.0.1:0 with `args` and reads its ready line.
     pub async fn start(args: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wschannel"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start wschannel serve");
+        Serve::start_with(args, false).await
+    }
+
+    /// Like [`Serve::start`], at the default log level (no `RUST_LOG`), keeping its stderr for
+    /// [`Serve::stderr_after_exit`].
+    #[allow(dead_code)] // not every test binary reads logs
+    pub async fn start_logged(args: &[&str]) -> Serve {
+        Serve::start_with(args, true).await
+    }
+
+    async fn start_with(args: &[&str], capture_stderr: bool) -> Serve {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_wschannel"));
+        command.args(["serve", "--listen", "127.0.0.1:0"]).args(args).stdout(Stdio::piped());
+        if capture_stderr {
+            command.env_remove("RUST_LOG").stderr(Stdio::piped());
+        } else {
+            command.stderr(Stdio::inherit());
+        }
+        let mut child = command.kill_on_drop(true).spawn().expect("start wschannel serve");
+        let stderr = child.stderr.take().map(|mut pipe| {
+            tokio::spawn(async move {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text).await;
+                text
+            })
+        });
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
@@ -49,7 +70,19 @@ impl Serve {
             .nth(1)
             .and_then(|rest| rest.trim_end_matches('/').parse().ok())
             .unwrap_or_else(|| panic!("no address in {ws_url:?}"));
-        Serve { child, addr, ws_url, http_url }
+        Serve { child, addr, ws_url, http_url, stderr }
+    }
+
+    /// Waits for the server to exit (send it a signal first) and returns its stderr.
+    #[allow(dead_code)] // not every test binary reads logs
+    pub async fn stderr_after_exit(&mut self) -> String {
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("server exits within 30 s")
+            .expect("wait for the server");
+        assert!(status.success(), "{status}");
+        let stderr = self.stderr.take().expect("started with Serve::start_logged");
+        stderr.await.expect("stderr reader")
     }
 
     /// Sends a signal (`TERM`, `INT`) to the server.

@@ -1,12 +1,15 @@
-//! Connection limits and timers.
+//! Connection limits, timers and the random source.
 
 use std::time::Duration;
 
-/// Limits and timers for one connection. Every input a peer controls has a bound here.
+use crate::random::{OsRandom, SecureRandom};
+
+/// Limits, timers and the random source for one connection. Every input a peer controls has a
+/// bound here.
 ///
 /// Build it with [`Config::default`] and the setters; a setter clamps a value that would make
 /// the config unusable instead of panicking.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
     /// Largest payload of a single frame. Default: 16 MiB.
@@ -29,6 +32,9 @@ pub struct Config {
     pub max_headers: usize,
     /// Outgoing bytes the connection buffers before a sender must wait. Default: 128 KiB.
     pub write_buffer_size: usize,
+    /// Where a client's mask keys and handshake nonce come from (see [`crate::random`]).
+    /// Default: [`OsRandom`], the operating system's generator.
+    pub random: &'static dyn SecureRandom,
 }
 
 impl Default for Config {
@@ -42,9 +48,38 @@ impl Default for Config {
             max_handshake_bytes: 16 << 10,
             max_headers: 64,
             write_buffer_size: 128 << 10,
+            random: &OsRandom,
         }
     }
 }
+
+/// Equal when every limit is equal and both use the same random source (the same object).
+impl PartialEq for Config {
+    fn eq(&self, other: &Self) -> bool {
+        let Config {
+            max_frame_size,
+            max_message_size,
+            ping_interval,
+            ping_timeout,
+            close_timeout,
+            max_handshake_bytes,
+            max_headers,
+            write_buffer_size,
+            random,
+        } = self;
+        *max_frame_size == other.max_frame_size
+            && *max_message_size == other.max_message_size
+            && *ping_interval == other.ping_interval
+            && *ping_timeout == other.ping_timeout
+            && *close_timeout == other.close_timeout
+            && *max_handshake_bytes == other.max_handshake_bytes
+            && *max_headers == other.max_headers
+            && *write_buffer_size == other.write_buffer_size
+            && std::ptr::addr_eq(*random, other.random)
+    }
+}
+
+impl Eq for Config {}
 
 impl Config {
     /// Sets the largest frame payload (at least 125 bytes, so any control frame fits).
@@ -92,6 +127,12 @@ impl Config {
     /// Sets the outgoing buffer bound (at least 1 byte).
     pub fn write_buffer_size(mut self, n: usize) -> Self {
         self.write_buffer_size = n.max(1);
+        self
+    }
+
+    /// Sets where a client's mask keys and handshake nonce come from (see [`crate::random`]).
+    pub fn random(mut self, source: &'static dyn SecureRandom) -> Self {
+        self.random = source;
         self
     }
 }

@@ -7,14 +7,15 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
 
+use crate::close::{parse_close_payload, CloseCode, CloseFrame};
 use crate::config::Config;
 use crate::error::{ProtocolError, UsageError};
 use crate::extension::Extension;
 use crate::frame::{encode_frame, parse_header, FrameHeader, OpCode};
 use crate::mask::apply_mask;
-use crate::message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
+use crate::message::{ControlPayload, Message};
 use crate::outgoing::Outgoing;
-use crate::utf8::{self, Utf8Validator};
+use crate::utf8::{self, Utf8Bytes, Utf8Validator};
 
 /// The outgoing buffer keeps at least this much capacity between sends (and up to
 /// `Config::write_buffer_size` when that is larger).
@@ -165,8 +166,18 @@ struct RxMessage {
 
 impl Connection {
     /// A connection whose handshake completed at `now`.
+    ///
+    /// A client draws the seed of its mask keys from [`Config::random`] here. If that source
+    /// fails, the connection starts [`State::Finished`] with an [`Event::Closed`] of 1011 whose
+    /// reason says so: it cannot mask a frame, so it sends none.
     pub fn new(role: Role, config: Config, now: Instant) -> Self {
-        Connection {
+        // RFC 6455 §5.3: a client's masks must be unpredictable; a server sends none.
+        let mut seed = [0u8; 32];
+        let seeded = match role {
+            Role::Client => config.random.fill(&mut seed),
+            Role::Server => Ok(()),
+        };
+        let mut conn = Connection {
             role,
             config,
             state: State::Open,
@@ -186,9 +197,20 @@ impl Connection {
             close_deadline: None,
             last_rx: now,
             ping_sent_at: None,
-            rng: StdRng::from_os_rng(),
+            rng: StdRng::from_seed(seed),
             extension: None,
+        };
+        if let Err(e) = seeded {
+            let reason = format!("no mask keys: {e}");
+            let reason = utf8::truncate(&reason, CloseFrame::MAX_REASON_LEN);
+            conn.record_close(
+                CloseCode::INTERNAL_ERROR,
+                Utf8Bytes::from(reason),
+                Initiator::Library,
+            );
+            conn.state = State::Finished;
         }
+        conn
     }
 
     /// Installs a negotiated extension (RFC 6455 §9). Call before any frame is processed.
@@ -650,14 +672,12 @@ impl Connection {
 
     /// Queues a close frame; `reason` is cut at a char boundary to fit 123 bytes.
     fn queue_close(&mut self, code: CloseCode, reason: &str) {
-        let mut end = reason.len().min(CloseFrame::MAX_REASON_LEN);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
+        let reason = utf8::truncate(reason, CloseFrame::MAX_REASON_LEN);
+        let end = 2 + reason.len();
         let mut payload = [0u8; 125];
         payload[..2].copy_from_slice(&code.as_u16().to_be_bytes());
-        payload[2..2 + end].copy_from_slice(&reason.as_bytes()[..end]);
-        self.write_control(OpCode::Close, &payload[..2 + end]);
+        payload[2..end].copy_from_slice(reason.as_bytes());
+        self.write_control(OpCode::Close, &payload[..end]);
     }
 
     fn next_mask(&mut self) -> Option<[u8; 4]> {
@@ -1014,190 +1034,6 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-/// RFC 6455 §5.5.1 and §7.4: a close body is empty, or a valid code and a UTF-8 reason.
-fn parse_close_payload(payload: Bytes) -> Result<(CloseCode, Utf8Bytes), ProtocolError> {
-    match payload.len() {
-        0 => Ok((CloseCode::NO_STATUS, Utf8Bytes::new())),
-        1 => Err(ProtocolError::CloseLength1),
-        _ => {
-            let code = u16::from_be_bytes([payload[0], payload[1]]);
-            if !CloseCode::is_sendable(code) {
-                return Err(ProtocolError::InvalidCloseCode(code));
-            }
-            let reason = payload.slice(2..);
-            utf8::validate(&reason).map_err(|_| ProtocolError::InvalidUtf8)?;
-            Ok((CloseCode::from_u16_unchecked(code), Utf8Bytes::from_validated(reason)))
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A server that queues large payloads by reference puts the same bytes on the wire as
-    /// one that copies them, through the vectored and the copying transmit alike, and keeps
-    /// the payload's memory instead of copying it.
-    #[test]
-    fn large_payloads_by_reference_encode_the_same_bytes() {
-        let now = Instant::now();
-        let messages = || {
-            vec![
-                Message::binary(vec![1u8; 2000]),
-                Message::text("small"),
-                Message::text("é".repeat(1500)),
-                Message::binary(vec![3u8; 1023]),
-                Message::Ping(ControlPayload::try_from_bytes(&b"p"[..]).unwrap()),
-                Message::binary(Bytes::from(vec![4u8; 70_000])),
-            ]
-        };
-        let mut copying = Connection::new(Role::Server, Config::default(), now);
-        let mut expected = BytesMut::new();
-        for m in messages() {
-            copying.send(m).unwrap();
-        }
-        copying.poll_transmit(&mut expected);
-
-        let mut by_ref = Connection::new(Role::Server, Config::default(), now);
-        by_ref.set_vectored_min(1024);
-        let big = Bytes::from(vec![4u8; 70_000]);
-        let big_ptr = big.as_ptr();
-        let mut msgs = messages();
-        *msgs.last_mut().unwrap() = Message::binary(big);
-        for m in msgs {
-            by_ref.send(m).unwrap();
-        }
-        assert_eq!(by_ref.buffered(), expected.len());
-        let mut out = Outgoing::new();
-        out.buf_mut().extend_from_slice(b"before");
-        assert_eq!(by_ref.poll_transmit_vectored(&mut out), expected.len());
-        assert!(out.has_bodies());
-        let mut slices = [std::io::IoSlice::new(&[]); 16];
-        let n = out.chunks_vectored(&mut slices);
-        assert!(slices[..n].iter().any(|s| s.as_ptr() == big_ptr), "the payload is not copied");
-        let mut wire = Vec::new();
-        while out.has_remaining() {
-            let c = out.chunk();
-            let len = c.len().min(777);
-            wire.extend_from_slice(&c[..len]);
-            out.advance(len);
-        }
-        assert_eq!(&wire[..6], b"before");
-        assert_eq!(wire[6..], expected[..]);
-
-        // The copying transmit flattens the same queue.
-        let mut again = Connection::new(Role::Server, Config::default(), now);
-        again.set_vectored_min(1024);
-        for m in messages() {
-            again.send(m).unwrap();
-        }
-        let mut flat = BytesMut::new();
-        again.poll_transmit(&mut flat);
-        assert_eq!(flat, expected);
-
-        // A client masks, so it never keeps a payload by reference.
-        let mut client = Connection::new(Role::Client, Config::default(), now);
-        client.set_vectored_min(1024);
-        client.send(Message::binary(vec![1u8; 5000])).unwrap();
-        let mut out = Outgoing::new();
-        client.poll_transmit_vectored(&mut out);
-        assert!(!out.has_bodies());
-    }
-
-    #[test]
-    fn poll_transmit_swaps_into_an_empty_buffer_and_appends_otherwise() {
-        let now = Instant::now();
-        let mut conn = Connection::new(Role::Server, Config::default(), now);
-        conn.send(Message::binary(vec![1u8; 100])).unwrap();
-        let mut buf = BytesMut::with_capacity(4096);
-        let (ours, theirs) = (conn.out.buf_mut().as_ptr(), buf.as_ptr());
-        assert_eq!(conn.poll_transmit(&mut buf), 102);
-        // Swapped, not copied: each side now holds the other's allocation.
-        assert_eq!(buf.as_ptr(), ours);
-        assert_eq!(conn.out.buf_mut().as_ptr(), theirs);
-        assert!(conn.out.is_empty() && conn.out.capacity() >= 4096);
-
-        // `buf` was not written out yet: the next frame goes after its bytes.
-        conn.send(Message::binary(vec![2u8; 3])).unwrap();
-        assert_eq!(conn.poll_transmit(&mut buf), 5);
-        assert_eq!(buf.len(), 107);
-        assert_eq!(buf[..2], [0x82, 100]);
-        assert_eq!(buf[102..], [0x82, 3, 2, 2, 2]);
-        assert_eq!(conn.buffered(), 0);
-        assert_eq!(conn.poll_transmit(&mut buf), 0);
-    }
-
-    /// `values.len()` messages of `size` bytes in two fragments each; message `i` is
-    /// `values[i]` in every byte.
-    fn fragmented(values: &[u8], size: usize) -> BytesMut {
-        let mut wire = BytesMut::new();
-        for &v in values {
-            let half = vec![v; size / 2];
-            encode_frame(&mut wire, false, 0, OpCode::Binary, Some([1, 2, 3, 4]), &half);
-            encode_frame(&mut wire, true, 0, OpCode::Continuation, Some([4, 3, 2, 1]), &half);
-        }
-        wire
-    }
-
-    fn take_binary(conn: &mut Connection) -> Bytes {
-        match conn.poll_event() {
-            Some(Event::Message(Message::Binary(b))) => b,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn reassembly_reuses_its_buffer_only_once_the_last_message_was_dropped() {
-        let now = Instant::now();
-        let mut conn = Connection::new(Role::Server, Config::default(), now);
-        // Held messages keep their bytes while the next ones are assembled.
-        let mut held = Vec::new();
-        for v in 0..3u8 {
-            conn.handle_read(now, &mut fragmented(&[v], 1000));
-            held.push(take_binary(&mut conn));
-        }
-        conn.handle_read(now, &mut fragmented(&[3, 4], 1000));
-        held.push(take_binary(&mut conn));
-        held.push(take_binary(&mut conn));
-        for (v, m) in held.iter().enumerate() {
-            assert_eq!(m[..], vec![v as u8; 1000][..], "message {v}");
-        }
-        // Once dropped, the next message is assembled where the last one was.
-        let last = held[4].as_ptr();
-        drop(held);
-        conn.handle_read(now, &mut fragmented(&[5], 1000));
-        let m = take_binary(&mut conn);
-        assert_eq!(m.as_ptr(), last);
-        assert_eq!(m[..], [5; 1000]);
-    }
-
-    #[test]
-    fn reassembly_does_not_keep_a_large_buffer() {
-        let now = Instant::now();
-        let mut conn = Connection::new(Role::Server, Config::default(), now);
-        conn.handle_read(now, &mut fragmented(&[7], 200 << 10));
-        assert_eq!(take_binary(&mut conn).len(), 200 << 10);
-        assert_eq!(conn.rx_buf.capacity(), 0);
-    }
-
-    #[test]
-    fn poll_transmit_does_not_keep_a_burst_sized_buffer() {
-        let now = Instant::now();
-        let mut conn = Connection::new(Role::Server, Config::default(), now);
-        let mut buf = BytesMut::new();
-        conn.send(Message::binary(vec![0u8; 1 << 20])).unwrap();
-        conn.poll_transmit(&mut buf);
-        buf.clear(); // written out
-        conn.send(Message::text("small")).unwrap();
-        conn.poll_transmit(&mut buf);
-        assert_eq!(buf[..], *b"\x81\x05small");
-        // The 1 MiB buffer came back to the connection, which let it go.
-        assert_eq!(conn.out.capacity(), 0);
-
-        // A working-size buffer is kept.
-        buf.clear();
-        conn.send(Message::text("again")).unwrap();
-        conn.poll_transmit(&mut buf);
-        assert!(conn.out.capacity() >= 7);
-    }
-}
+#[path = "connection_tests.rs"]
+mod tests;

@@ -1,10 +1,9 @@
 //! Errors, by whose fault they are: the peer's ([`ProtocolError`], [`HandshakeError`]) or the
 //! caller's ([`UsageError`]).
 
-use crate::message::CloseCode;
-
 /// The peer broke RFC 6455 after the handshake. Each variant maps to exactly one close code
-/// ([`ProtocolError::close_code`]); the connection sends that code and closes.
+/// ([`ProtocolError::close_code`], in `close.rs` with the rest of the close-code knowledge); the
+/// connection sends that code and closes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
@@ -66,31 +65,6 @@ pub enum ProtocolError {
     /// An extension rejected inbound data.
     #[error("extension error: {0}")]
     Extension(&'static str),
-}
-
-impl ProtocolError {
-    /// The close code this error is reported with (RFC 6455 §7.4.1).
-    pub fn close_code(&self) -> CloseCode {
-        use ProtocolError::*;
-        match self {
-            UnmaskedFrame
-            | MaskedFrame
-            | ReservedBits(_)
-            | ReservedOpcode(_)
-            | ControlFrameTooLong(_)
-            | FragmentedControlFrame
-            | UnexpectedContinuation
-            | ExpectedContinuation
-            | InvalidLength
-            | CloseLength1
-            | InvalidCloseCode(_)
-            | Extension(_) => CloseCode::PROTOCOL_ERROR,
-            InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
-            FrameTooLarge { .. } | MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
-            // As Python `websockets` does: the peer stopped answering, an unexpected condition.
-            PingTimeout => CloseCode::INTERNAL_ERROR,
-        }
-    }
 }
 
 /// The caller asked for something the protocol or the connection's state does not allow.
@@ -175,23 +149,8 @@ pub enum HandshakeError {
         /// Why it was refused.
         reason: &'static str,
     },
-    /// The operating system's random number generator failed while making a
+    /// The random source ([`Config::random`](crate::Config::random)) failed while making a
     /// Sec-WebSocket-Key.
     #[error("could not generate a random Sec-WebSocket-Key: {0}")]
     Random(String),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn codes_follow_rfc_7_4_1() {
-        assert_eq!(ProtocolError::InvalidUtf8.close_code(), CloseCode::INVALID_PAYLOAD);
-        assert_eq!(
-            ProtocolError::MessageTooLarge { size: 10, limit: 1 }.close_code(),
-            CloseCode::MESSAGE_TOO_BIG
-        );
-        assert_eq!(ProtocolError::ReservedOpcode(3).close_code(), CloseCode::PROTOCOL_ERROR);
-    }
 }

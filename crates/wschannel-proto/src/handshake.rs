@@ -28,7 +28,7 @@
 //!     ..Default::default()
 //! };
 //! let mut to_server = Vec::new();
-//! let client = ClientHandshake::new(&req, &mut to_server)?;
+//! let client = ClientHandshake::new(&req, config.random, &mut to_server)?;
 //!
 //! // Server side.
 //! let Parsed::Complete { value: request, .. } = parse_request(&to_server, &config)? else {
@@ -55,6 +55,7 @@ use sha1::{Digest, Sha1};
 
 use crate::config::Config;
 use crate::error::HandshakeError;
+use crate::random::SecureRandom;
 
 /// RFC 6455 §1.3: the GUID appended to the key before hashing.
 const WS_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -129,18 +130,22 @@ pub struct ClientHandshake {
 }
 
 impl ClientHandshake {
-    /// Generates a random 16-byte key and writes the request head into `out`.
+    /// Draws a 16-byte key from `random` (usually [`Config::random`]) and writes the request
+    /// head into `out`.
     ///
     /// # Errors
     ///
     /// [`HandshakeError::InvalidRequestHeader`] when a string in `req` is not valid in an HTTP
-    /// head (nothing is written), [`HandshakeError::Random`] when the operating system cannot
-    /// supply random bytes.
-    pub fn new(req: &ClientRequest, out: &mut Vec<u8>) -> Result<Self, HandshakeError> {
+    /// head (nothing is written), [`HandshakeError::Random`] when `random` cannot supply bytes.
+    pub fn new(
+        req: &ClientRequest,
+        random: &dyn SecureRandom,
+        out: &mut Vec<u8>,
+    ) -> Result<Self, HandshakeError> {
         // RFC 6455 §4.1 item 7: a nonce of 16 random bytes, base64-encoded, new for each
         // connection.
         let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce).map_err(|e| HandshakeError::Random(e.to_string()))?;
+        random.fill(&mut nonce).map_err(|e| HandshakeError::Random(e.0))?;
         Self::with_key(req, BASE64.encode(nonce), out)
     }
 
@@ -867,6 +872,7 @@ fn bad_request_header(name: &str, reason: &'static str) -> HandshakeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random::OsRandom;
 
     const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
     const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
@@ -1006,8 +1012,8 @@ mod tests {
     #[test]
     fn new_uses_fresh_16_byte_keys() {
         let mut out = Vec::new();
-        let a = ClientHandshake::new(&req(), &mut out).unwrap();
-        let b = ClientHandshake::new(&req(), &mut Vec::new()).unwrap();
+        let a = ClientHandshake::new(&req(), &OsRandom, &mut out).unwrap();
+        let b = ClientHandshake::new(&req(), &OsRandom, &mut Vec::new()).unwrap();
         assert_ne!(a.key(), b.key());
         for k in [a.key(), b.key()] {
             assert_eq!(BASE64.decode(k).unwrap().len(), 16);
@@ -1092,7 +1098,7 @@ mod tests {
             ..req()
         };
         let mut wire = Vec::new();
-        let client = ClientHandshake::new(&r, &mut wire).unwrap();
+        let client = ClientHandshake::new(&r, &OsRandom, &mut wire).unwrap();
 
         let (request, consumed) = complete(parse_request(&wire, &config));
         assert_eq!(consumed, wire.len());
@@ -1126,7 +1132,7 @@ mod tests {
             ..req()
         };
         let mut wire = Vec::new();
-        let client = ClientHandshake::new(&r, &mut wire).unwrap();
+        let client = ClientHandshake::new(&r, &OsRandom, &mut wire).unwrap();
         let upgrade = validate_request(&complete(parse_request(&wire, &config)).0).unwrap();
         assert!(upgrade.protocols.is_empty());
         assert_eq!(

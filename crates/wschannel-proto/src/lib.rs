@@ -34,8 +34,24 @@
 //! assert_eq!(server.poll_event(), Some(Event::Message(Message::text("Hello"))));
 //! ```
 //!
-//! The opening handshake is in [`handshake`]: pure functions that write a request or response
-//! head and parse the peer's, bounded by [`Config::max_handshake_bytes`].
+//! # What is public
+//!
+//! - At the root: [`Connection`] and what it reports ([`Event`], [`CloseInfo`], [`Initiator`],
+//!   [`State`], [`Role`]), [`Config`], the message types ([`Message`], [`Utf8Bytes`],
+//!   [`ControlPayload`], [`CloseFrame`], [`CloseCode`], [`OpCode`]), the errors by whose fault
+//!   they are ([`ProtocolError`], [`HandshakeError`], [`UsageError`]) and the [`Extension`] hook.
+//! - [`handshake`]: the opening handshake as pure functions that write a request or response
+//!   head and parse the peer's, bounded by [`Config::max_handshake_bytes`].
+//! - [`outgoing`]: [`Outgoing`], the output queue a driver that writes vectored takes with
+//!   [`Connection::poll_transmit_vectored`] (large server payloads stay by reference).
+//! - [`random`]: the random source a client's masks and nonce come from ([`Config::random`]).
+//! - [`utf8`]: the validators behind [`Utf8Bytes`], for text that arrives in pieces, and
+//!   [`utf8::truncate`].
+//!
+//! The modules `frame` (header parser and encoder) and `mask` (payload masking and its naive
+//! twin) are public only so that this repository's fuzz targets, benchmarks and property tests
+//! can reach them. They are hidden from these docs and not part of the semver-stable API; a
+//! driver never needs them, since [`Connection`] frames and masks everything itself.
 //!
 //! # Crate features
 //!
@@ -43,24 +59,36 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod config;
-pub mod connection;
-pub mod error;
-pub mod extension;
+mod close;
+mod config;
+mod connection;
+mod error;
+mod extension;
+mod message;
+
+#[doc(hidden)]
 pub mod frame;
 pub mod handshake;
+#[doc(hidden)]
 pub mod mask;
-pub mod message;
 pub mod outgoing;
+pub mod random;
 pub mod utf8;
 
+pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{CloseInfo, Connection, Event, Initiator, Role, State};
 pub use error::{HandshakeError, ProtocolError, UsageError};
 pub use extension::Extension;
 pub use frame::OpCode;
-pub use message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
+pub use message::{ControlPayload, Message};
 pub use outgoing::Outgoing;
+pub use utf8::Utf8Bytes;
 
 #[cfg(test)]
 mod tests;
+
+/// The crate's README (what crates.io shows), compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

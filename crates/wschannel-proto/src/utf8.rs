@@ -1,5 +1,13 @@
-//! Incremental UTF-8 validation across fragments (RFC 6455 §8.1), failing at the first byte that
-//! cannot continue a valid sequence rather than at the end of the message.
+//! UTF-8 (RFC 6455 §8.1): [`Utf8Bytes`], the validated text type, and the validators behind it:
+//! [`validate`] for a whole string and [`Utf8Validator`] for text that arrives in pieces, failing
+//! at the first byte that cannot continue a valid sequence rather than at the end of the message.
+
+use std::fmt;
+use std::ops::Deref;
+
+use bytes::Bytes;
+
+use crate::error::UsageError;
 
 /// Validates a byte stream that arrives in pieces.
 ///
@@ -79,10 +87,162 @@ impl Utf8Validator {
     }
 }
 
+/// The longest prefix of `s` that is at most `max_len` bytes long and ends at a char boundary:
+/// how text is cut to fit a close reason (123 bytes), a preview or a log line.
+///
+/// # Examples
+///
+/// ```
+/// use wschannel_proto::utf8::truncate;
+/// assert_eq!(truncate("naïve", 3), "na"); // 'ï' is two bytes: cut before it
+/// assert_eq!(truncate("naïve", 4), "naï");
+/// assert_eq!(truncate("short", 123), "short");
+/// ```
+pub fn truncate(s: &str, max_len: usize) -> &str {
+    if s.len() <= max_len {
+        return s;
+    }
+    let mut end = max_len;
+    // A char is at most 4 bytes: at most 3 steps back.
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 /// Validates a whole string at once (the fast path for unfragmented text).
 #[inline]
 pub fn validate(data: &[u8]) -> Result<(), Utf8Error> {
     simdutf8::basic::from_utf8(data).map(|_| ()).map_err(|_| Utf8Error)
+}
+
+/// Validated UTF-8 bytes: a cheaply cloneable string.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Utf8Bytes(Bytes);
+
+impl Utf8Bytes {
+    /// An empty string.
+    pub const fn new() -> Self {
+        Utf8Bytes(Bytes::new())
+    }
+
+    /// A string from a `'static` str, without copying.
+    pub const fn from_static(s: &'static str) -> Self {
+        Utf8Bytes(Bytes::from_static(s.as_bytes()))
+    }
+
+    /// Validates `bytes` as UTF-8.
+    ///
+    /// # Errors
+    /// [`UsageError::InvalidUtf8`] when `bytes` is not valid UTF-8.
+    pub fn try_from_bytes(bytes: Bytes) -> Result<Self, UsageError> {
+        match validate(&bytes) {
+            Ok(()) => Ok(Utf8Bytes(bytes)),
+            Err(_) => Err(UsageError::InvalidUtf8),
+        }
+    }
+
+    /// Wraps bytes the caller has validated as UTF-8, without validating them again.
+    ///
+    /// The one constructor that does not check: [`as_str`](Self::as_str) trusts every
+    /// `Utf8Bytes` to hold UTF-8, so a caller must have run [`validate`] or a finished
+    /// [`Utf8Validator`] over exactly these bytes. Crate-private on purpose; its callers
+    /// are the decoder's three places that produce text (whole message, reassembled message,
+    /// close reason).
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        debug_assert!(std::str::from_utf8(&bytes).is_ok());
+        Utf8Bytes(bytes)
+    }
+
+    /// The string, in O(1): the bytes were validated once, when this value was made.
+    // The one `unsafe` of this module (the crate denies it elsewhere): `from_utf8` here would
+    // re-validate the whole payload on every `len()`, `==`, `Display` and `Deref`.
+    #[allow(unsafe_code)]
+    pub fn as_str(&self) -> &str {
+        // SAFETY: `self.0` is valid UTF-8. Every constructor establishes it: `new` and
+        // `Default` (empty), `from_static`, `From<&str>` and `From<String>` (from a `str`),
+        // `try_from_bytes` (validates), and the crate-private `from_validated`, whose callers
+        // validated the bytes first (see there). The field is private to this module and `Bytes`
+        // is immutable, so nothing can change the bytes after construction.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
+    }
+
+    /// The underlying bytes.
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.0
+    }
+
+    /// Converts into the underlying bytes.
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl Deref for Utf8Bytes {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Utf8Bytes {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<[u8]> for Utf8Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<String> for Utf8Bytes {
+    fn from(s: String) -> Self {
+        Utf8Bytes(Bytes::from(s))
+    }
+}
+
+impl From<&str> for Utf8Bytes {
+    fn from(s: &str) -> Self {
+        Utf8Bytes(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl From<Utf8Bytes> for Bytes {
+    fn from(s: Utf8Bytes) -> Self {
+        s.0
+    }
+}
+
+impl PartialEq<str> for Utf8Bytes {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for Utf8Bytes {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const PREVIEW: usize = 64;
+        let s = self.as_str();
+        if s.len() <= PREVIEW {
+            fmt::Debug::fmt(s, f)
+        } else {
+            write!(f, "{:?}… ({} bytes)", truncate(s, PREVIEW), s.len())
+        }
+    }
 }
 
 #[cfg(test)]
@@ -130,10 +290,45 @@ mod tests {
     }
 
     #[test]
+    fn truncate_cuts_at_the_last_char_boundary_within_the_limit() {
+        let s = "a€b𝄞c"; // 1 + 3 + 1 + 4 + 1 bytes
+        let expect = ["", "a", "a", "a", "a€", "a€b", "a€b", "a€b", "a€b", "a€b𝄞", "a€b𝄞c"];
+        for (max, want) in expect.iter().enumerate() {
+            assert_eq!(truncate(s, max), *want, "max {max}");
+        }
+        assert_eq!(truncate(s, usize::MAX), s);
+    }
+
+    #[test]
     fn unfinished_code_point_fails_at_finish() {
         let mut v = Utf8Validator::new();
         assert!(v.feed(b"\xe2\x82").is_ok());
         assert!(!v.is_complete());
         assert_eq!(v.finish(), Err(Utf8Error));
+    }
+
+    #[test]
+    fn every_utf8bytes_constructor_gives_back_its_str() {
+        let s = "héllo 𝄞";
+        let all = [
+            Utf8Bytes::from_static(s),
+            Utf8Bytes::from(s),
+            Utf8Bytes::from(s.to_owned()),
+            Utf8Bytes::try_from_bytes(Bytes::from_static(s.as_bytes())).unwrap(),
+            Utf8Bytes::from_validated(Bytes::from_static(s.as_bytes())),
+        ];
+        for t in all {
+            assert_eq!(t.as_str(), s);
+            assert_eq!(t.len(), s.len());
+            assert_eq!(t.to_string(), s);
+        }
+        assert_eq!(Utf8Bytes::new().as_str(), "");
+        assert_eq!(Utf8Bytes::default().as_str(), "");
+    }
+
+    #[test]
+    fn utf8bytes_rejects_invalid() {
+        assert!(Utf8Bytes::try_from_bytes(Bytes::from_static(b"\xff")).is_err());
+        assert_eq!(Utf8Bytes::try_from_bytes(Bytes::from_static(b"ok")).unwrap(), "ok");
     }
 }

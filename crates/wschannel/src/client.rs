@@ -343,7 +343,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let mut out = Vec::new();
-    let client = ClientHandshake::new(request, &mut out)?;
+    let client = ClientHandshake::new(request, config.random, &mut out)?;
     io.write_all(&out).await?;
     io.flush().await?;
 

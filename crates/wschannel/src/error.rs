@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 
 use bytes::Bytes;
+use wschannel_proto::utf8;
 use wschannel_proto::{HandshakeError, ProtocolError, UsageError};
 
 /// Everything that can go wrong when connecting, accepting, sending or receiving.
@@ -180,11 +181,7 @@ impl fmt::Display for HttpRejection {
         let body = String::from_utf8_lossy(&self.body);
         let body = body.trim();
         if !body.is_empty() {
-            let mut end = body.len().min(200);
-            while !body.is_char_boundary(end) {
-                end -= 1;
-            }
-            write!(f, ": {}", &body[..end])?;
+            write!(f, ": {}", utf8::truncate(body, 200))?;
         }
         match self.status {
             401 | 403 => write!(f, " (check credentials, Origin and headers)"),
@@ -220,6 +217,24 @@ mod tests {
             e.to_string(),
             "connection refused by 127.0.0.1:9001: is a server listening there?"
         );
+    }
+
+    #[test]
+    fn a_rejection_shows_the_start_of_its_body_cut_at_a_char_boundary() {
+        let rejection = HttpRejection {
+            status: 403,
+            reason: "Forbidden".into(),
+            headers: Vec::new(),
+            body: Bytes::from("€".repeat(100)), // 300 bytes
+        };
+        let shown = rejection.to_string();
+        // 66 three-byte chars fit in 200 bytes.
+        let expect = format!(
+            "the server refused the WebSocket upgrade with HTTP 403 Forbidden: {} (check \
+             credentials, Origin and headers)",
+            "€".repeat(66)
+        );
+        assert_eq!(shown, expect);
     }
 
     #[test]

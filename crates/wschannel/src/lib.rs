@@ -87,7 +87,15 @@ pub use client::{connect, ClientBuilder, MaybeTlsStream};
 pub use error::{Error, HttpRejection, Stage};
 pub use server::{accept, accept_with, Reject};
 pub use wschannel_proto::handshake::Request;
+/// Where a client's mask keys and handshake nonce come from ([`Config::random`]; the
+/// operating system's by default).
+pub use wschannel_proto::random;
 pub use wschannel_proto::{
     CloseCode, CloseFrame, Config, ControlPayload, HandshakeError, Initiator, Message, OpCode,
     ProtocolError, Role, UsageError, Utf8Bytes,
 };
+
+/// The crate's README (what crates.io shows), compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

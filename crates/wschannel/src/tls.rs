@@ -3,12 +3,12 @@
 //! The process-wide default provider is never used, so connecting cannot panic because another
 //! crate installed (or failed to install) one.
 
-use std::io::BufReader;
 use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+use rustls_pki_types::pem::{self, PemObject};
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 
 use crate::error::Error;
@@ -49,15 +49,16 @@ pub fn server_config(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<Arc<Server
 /// # Errors
 /// [`Error::TlsConfig`] when the PEM is malformed.
 pub fn parse_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
-    rustls_pemfile::certs(&mut BufReader::new(pem))
+    CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::TlsConfig(format!("malformed PEM certificate: {e}")))
 }
 
 fn parse_private_key(pem: &[u8]) -> Result<PrivateKeyDer<'static>, Error> {
-    rustls_pemfile::private_key(&mut BufReader::new(pem))
-        .map_err(|e| Error::TlsConfig(format!("malformed PEM private key: {e}")))?
-        .ok_or_else(|| Error::TlsConfig("no private key found in the PEM".into()))
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| match e {
+        pem::Error::NoItemsFound => Error::TlsConfig("no private key found in the PEM".into()),
+        e => Error::TlsConfig(format!("malformed PEM private key: {e}")),
+    })
 }
 
 /// Builds the client config for the builder's options: webpki roots plus `extra_roots`, or
@@ -158,6 +159,31 @@ mod tests {
     #[test]
     fn server_config_rejects_empty_pem() {
         assert!(matches!(server_config(b"", b""), Err(Error::TlsConfig(_))));
+    }
+
+    /// The PEM reader (rustls-pki-types' `PemObject`): certificates and PKCS#8 keys among other
+    /// sections, and an error that says what was missing or malformed.
+    #[test]
+    fn server_config_reads_pem_and_says_what_is_wrong() {
+        let rcgen::CertifiedKey { cert, key_pair } =
+            rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let (cert_pem, key_pem) = (cert.pem(), key_pair.serialize_pem());
+        // Both in one file, as some deployments keep them: each reader takes its own kind.
+        let both = format!("{key_pem}{cert_pem}");
+        assert!(server_config(both.as_bytes(), both.as_bytes()).is_ok());
+        assert_eq!(parse_certificates(both.as_bytes()).unwrap().len(), 1);
+
+        let msg = |r: Result<Arc<ServerConfig>, Error>| match r {
+            Err(Error::TlsConfig(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let no_key = msg(server_config(cert_pem.as_bytes(), cert_pem.as_bytes()));
+        assert_eq!(no_key, "no private key found in the PEM");
+        let no_cert = msg(server_config(key_pem.as_bytes(), key_pem.as_bytes()));
+        assert_eq!(no_cert, "no certificate found in the PEM certificate chain");
+        let broken = cert_pem.replace("\n-----END", "!!\n-----END");
+        let bad_cert = msg(server_config(broken.as_bytes(), key_pem.as_bytes()));
+        assert!(bad_cert.starts_with("malformed PEM certificate: "), "{bad_cert}");
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
+use crate::close::CloseCode;
 use crate::connection::{Event, Initiator, Role, State};
 use crate::error::ProtocolError;
 use crate::frame::OpCode;
-use crate::message::{CloseCode, ControlPayload, Message};
+use crate::message::{ControlPayload, Message};
 use crate::Config;
 use pair::Pair;
 
