@@ -120,10 +120,10 @@ impl Server {
         let _ = tcp.set_nodelay(true);
         match self.tls.clone() {
             Some(acceptor) => {
-                let accepted =
-                    tokio::time::timeout(self.args.handshake_timeout, acceptor.accept(tcp)).await;
+                let accept = Box::pin(acceptor.accept(tcp));
+                let accepted = tokio::time::timeout(self.args.handshake_timeout, accept).await;
                 match accepted {
-                    Ok(Ok(tls)) => self.handle_io(tls, peer).await,
+                    Ok(Ok(tls)) => Box::pin(self.handle_io(tls, peer)).await,
                     Ok(Err(e)) => self.handshake_failed(peer, "tls", &format!("TLS: {e}")),
                     Err(_) => {
                         let within = humantime::format_duration(self.args.handshake_timeout);
@@ -135,7 +135,7 @@ impl Server {
                     }
                 }
             }
-            None => self.handle_io(tcp, peer).await,
+            None => Box::pin(self.handle_io(tcp, peer)).await,
         }
     }
 
@@ -160,12 +160,18 @@ impl Server {
         }
     }
 
+    /// One connection after TLS. Memory: a task's future is as large as its largest state and
+    /// an idle connection holds all of it, so the futures of the handshake phases (which
+    /// carry parser state and header arrays) are boxed while they run, and only the echo loop
+    /// stays inline. (`handle` boxes this one: its TLS and plain variants differ in size.)
     async fn handle_io<IO>(&self, mut io: IO, peer: SocketAddr)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let read =
-            tokio::time::timeout(self.args.handshake_timeout, read_request(&mut io, &self.config));
+        let read = tokio::time::timeout(
+            self.args.handshake_timeout,
+            Box::pin(read_request(&mut io, &self.config)),
+        );
         let (request, leftover) = match read.await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => return self.handshake_failed(peer, "bad_request", &e),
@@ -180,35 +186,37 @@ impl Server {
             self.metrics.http_requests.fetch_add(1, Relaxed);
             // A client that does not read the answer cannot hold the task: same bound as the
             // request had.
-            let answer = self.serve_http(io, &request.method, &request.path);
+            let answer = Box::pin(self.serve_http(io, &request.method, &request.path));
             let _ = tokio::time::timeout(self.args.handshake_timeout, answer).await;
             return;
         }
 
         let Ok(_slot) = self.slots.clone().try_acquire_owned() else {
             self.handshake_failed(peer, "too_many_connections", &"--max-connections reached: 503");
-            let _ = reject(io, 503, "too many connections; try again later").await;
+            let _ = Box::pin(reject(io, 503, "too many connections; try again later")).await;
             return;
         };
         let offered = request.protocols();
         let protocol = offered.iter().find(|p| self.args.subprotocols.contains(p)).cloned();
-        let ws =
-            match accept_request(io, &request, leftover, self.config.clone(), protocol.as_deref())
-                .await
-            {
-                Ok(ws) => ws,
-                Err(e) => {
-                    let reason = match &e {
-                        wschannel::Error::Handshake(h) if h.status() == 426 => {
-                            "unsupported_version"
-                        }
-                        wschannel::Error::Handshake(_) => "bad_handshake",
-                        _ => "io",
-                    };
-                    self.handshake_failed(peer, reason, &e);
-                    return;
-                }
-            };
+        let accept = Box::pin(accept_request(
+            io,
+            &request,
+            leftover,
+            self.config.clone(),
+            protocol.as_deref(),
+        ));
+        let ws = match accept.await {
+            Ok(ws) => ws,
+            Err(e) => {
+                let reason = match &e {
+                    wschannel::Error::Handshake(h) if h.status() == 426 => "unsupported_version",
+                    wschannel::Error::Handshake(_) => "bad_handshake",
+                    _ => "io",
+                };
+                self.handshake_failed(peer, reason, &e);
+                return;
+            }
+        };
         self.metrics.connections_total.fetch_add(1, Relaxed);
         self.metrics.connections_open.fetch_add(1, Relaxed);
         let started = Instant::now();
