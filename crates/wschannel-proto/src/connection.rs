@@ -455,6 +455,25 @@ impl Connection {
         }
     }
 
+    /// Takes the output buffer's memory when nothing is queued, for a driver that keeps spare
+    /// buffers (see [`give_output_buffer`](Self::give_output_buffer)); `None` otherwise.
+    pub fn take_output_buffer(&mut self) -> Option<BytesMut> {
+        (self.out.is_empty() && self.out.capacity() > 0).then(|| self.out.take_buffer())
+    }
+
+    /// Gives the connection memory to encode into when its output buffer has none (it
+    /// allocates otherwise); ignored when it has some.
+    pub fn give_output_buffer(&mut self, buf: BytesMut) {
+        if self.out.is_empty() && self.out.capacity() == 0 {
+            self.out.set_buffer(buf);
+        }
+    }
+
+    /// Whether the output buffer has memory to encode into.
+    pub fn has_output_buffer(&self) -> bool {
+        self.out.capacity() > 0
+    }
+
     /// Whether a payload is queued by reference (see [`set_vectored_min`](Self::set_vectored_min)).
     pub fn has_queued_bodies(&self) -> bool {
         self.out.has_bodies()

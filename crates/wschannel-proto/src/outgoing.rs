@@ -94,8 +94,10 @@ impl Outgoing {
     pub fn clear(&mut self) {
         self.buf.clear();
         self.pos = 0;
-        self.bodies.clear();
         self.body_len = 0;
+        if !self.bodies.is_empty() {
+            self.bodies.clear();
+        }
     }
 
     /// Gives back the memory of an empty queue.

@@ -44,8 +44,6 @@ const TURN_BYTES: usize = 256 << 10;
 const REPLY_BATCH: usize = 32 << 10;
 /// Below this much spare capacity the read buffer is refilled before reading.
 const READ_SPARE_MIN: usize = 512;
-/// A write buffer larger than this is given back when the connection goes quiet.
-const WRITE_KEEP: usize = 8 << 10;
 /// A server's data payloads from this size on are written from the message's own memory,
 /// header and payload in one vectored write, instead of being copied into the write buffer
 /// (when the transport writes vectored).
@@ -206,6 +204,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
 
     /// Queues a message (call after `poll_ready`).
     pub(crate) fn start_send(&mut self, msg: Message) -> Result<(), Error> {
+        if !self.conn.has_output_buffer() {
+            // A quiet connection gave its buffers back (see release_when_quiet).
+            self.conn.give_output_buffer(pool::take(0));
+        }
         let is_close = matches!(msg, Message::Close(_));
         self.conn.send(msg)?;
         if is_close {
@@ -343,6 +345,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if progress {
             Poll::Ready(())
         } else {
+            self.release_when_quiet();
             Poll::Pending
         }
     }
@@ -375,10 +378,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 if self.conn.buffered() == 0 {
                     break;
                 }
-                if self.wbuf.capacity() == 0 {
-                    // Swapped into the connection for the next messages (see poll_transmit).
-                    self.wbuf.set_buffer(pool::take(0));
-                }
+                // Swaps buffers with the connection (see poll_transmit); `wbuf` may have none.
                 self.conn.poll_transmit_vectored(&mut self.wbuf);
             }
             let io = Pin::new(&mut self.io);
@@ -470,7 +470,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             Poll::Pending => {
                 self.turn_bytes = 0;
                 self.read_parked = true;
-                self.release_when_quiet();
                 return Poll::Pending;
             }
         }
@@ -481,26 +480,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         Poll::Ready(Ok(()))
     }
 
-    /// Nothing to read, nothing buffered: give back buffers that a burst grew, so that an idle
-    /// connection holds no large buffer. Small ones are kept for the next message.
+    /// Waiting for the transport: give every empty buffer (read, write, the connection's
+    /// output) to the per-thread pool, so that an idle connection holds none. The next message
+    /// takes them back from the pool, without allocating.
     ///
-    /// Measured with bench/run, 100 connections x 64 KiB: giving them back at once (the
-    /// allocator hands the same warm memory to the next connection) did 34k messages per CPU
-    /// second, keeping them for a second of quiet 24.5k (each connection's own cold buffers).
+    /// Measured with bench/run, 100 connections x 64 KiB: giving them back at once (the pool
+    /// hands the same warm memory to the next connection) did 34k messages per CPU second,
+    /// keeping them for a second of quiet 24.5k (each connection's own cold buffers).
     fn release_when_quiet(&mut self) {
-        if !self.rbuf.is_empty() {
-            return;
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            pool::give(std::mem::take(&mut self.rbuf));
+            self.rbuf_alloc = 0;
         }
-        // The read buffer goes back to the pool whatever its size: an idle connection holds
-        // none, and the next message takes one from the pool (no allocation).
-        pool::give(std::mem::take(&mut self.rbuf));
-        self.rbuf_alloc = 0;
-        if self.wbuf.capacity() > WRITE_KEEP {
-            if self.wbuf.is_empty() {
-                pool::give(self.wbuf.take_buffer());
-            }
-            self.conn.release_buffers();
+        // Write buffers are never advanced (see `Outgoing`): no rewinding needed.
+        if self.wbuf.is_empty() && self.wbuf.capacity() > 0 {
+            pool::give_rewound(self.wbuf.take_buffer());
         }
+        if let Some(buf) = self.conn.take_output_buffer() {
+            pool::give_rewound(buf);
+        }
+        self.conn.release_buffers();
     }
 
     fn adapt_read_size(&mut self, n: usize, spare: usize) {

@@ -44,7 +44,13 @@ pub(crate) fn give(mut buf: BytesMut) {
     // still points into it. (One that a message still holds allocates anew when it is next
     // reserved, as it would have without the pool.)
     let _ = buf.try_reclaim(buf.capacity() + 1);
-    if buf.capacity() > MAX_SPARE {
+    give_rewound(buf);
+}
+
+/// [`give`] for a buffer that was never advanced or split (a write buffer: see
+/// `wschannel_proto::Outgoing`), so that it needs no rewinding.
+pub(crate) fn give_rewound(buf: BytesMut) {
+    if !buf.is_empty() || buf.capacity() == 0 || buf.capacity() > MAX_SPARE {
         return;
     }
     let _ = SPARE.try_with(|spare| {
