@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::deflate::DeflateConfig;
+
 /// Limits and timers for one connection. Every input a peer controls has a bound here.
 ///
 /// Build it with [`Config::default`] and the setters; a setter clamps a value that would make
@@ -29,6 +31,10 @@ pub struct Config {
     pub max_headers: usize,
     /// Outgoing bytes the connection buffers before a sender must wait. Default: 128 KiB.
     pub write_buffer_size: usize,
+    /// Permessage-deflate (RFC 7692): offered by a client and accepted by a server when set.
+    /// The message and frame limits above apply to inflated and compressed sizes alike.
+    /// Default: `None` (no compression).
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -42,6 +48,7 @@ impl Default for Config {
             max_handshake_bytes: 16 << 10,
             max_headers: 64,
             write_buffer_size: 128 << 10,
+            deflate: None,
         }
     }
 }
@@ -92,6 +99,12 @@ impl Config {
     /// Sets the outgoing buffer bound (at least 1 byte).
     pub fn write_buffer_size(mut self, n: usize) -> Self {
         self.write_buffer_size = n.max(1);
+        self
+    }
+
+    /// Turns permessage-deflate on with these settings (`None`: off).
+    pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
+        self.deflate = deflate;
         self
     }
 }

@@ -39,12 +39,14 @@
 //!
 //! # Crate features
 //!
-//! None yet. Permessage-deflate (RFC 7692) will arrive behind the [`Extension`] hook.
+//! None. Permessage-deflate (RFC 7692, [`deflate`]) is always built and off unless
+//! [`Config::deflate`] is set.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod connection;
+pub mod deflate;
 pub mod error;
 pub mod extension;
 pub mod frame;
@@ -55,8 +57,9 @@ pub mod utf8;
 
 pub use config::Config;
 pub use connection::{CloseInfo, Connection, Event, Initiator, Role, State};
+pub use deflate::{DeflateConfig, PerMessageDeflate};
 pub use error::{HandshakeError, ProtocolError, UsageError};
-pub use extension::Extension;
+pub use extension::{Extension, ExtensionStats};
 pub use frame::OpCode;
 pub use message::{CloseCode, CloseFrame, ControlPayload, Message, Utf8Bytes};
 
