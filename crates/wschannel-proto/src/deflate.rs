@@ -438,6 +438,8 @@ pub struct PerMessageDeflate {
     rx: Vec<u8>,
     /// The peer ended its deflate stream (a block with BFINAL set) within this message.
     rx_ended: bool,
+    /// Compressed bytes received of the message in progress.
+    rx_wire: usize,
     stats: ExtensionStats,
 }
 
@@ -452,6 +454,7 @@ impl PerMessageDeflate {
             tx: Vec::new(),
             rx: Vec::new(),
             rx_ended: false,
+            rx_wire: 0,
             stats: ExtensionStats::default(),
         }
     }
@@ -532,13 +535,19 @@ impl Extension for PerMessageDeflate {
     fn decode(&mut self, payload: &[u8], limit: usize) -> Result<&[u8], ProtocolError> {
         let start = self.rx.len();
         self.stats.wire_bytes_in += payload.len() as u64;
+        self.rx_wire += payload.len();
         self.inflate(payload, FlushDecompress::None, limit)?;
         Ok(&self.rx[start..])
     }
 
     fn decode_finish(&mut self, limit: usize) -> Result<Bytes, ProtocolError> {
-        // RFC 7692 §7.2.2: append 00 00 ff ff to the payload and inflate.
-        self.inflate(&TAIL, FlushDecompress::Sync, limit)?;
+        // RFC 7692 §7.2.2: append 00 00 ff ff to the payload and inflate. An empty payload
+        // holds no block for the tail to end (some peers send an empty message so): it is
+        // an empty message, and the inflater's state is left as it was.
+        if self.rx_wire > 0 {
+            self.inflate(&TAIL, FlushDecompress::Sync, limit)?;
+        }
+        self.rx_wire = 0;
         if self.rx_ended || self.negotiated.rx_no_context_takeover {
             // The peer starts its next message with an empty window (RFC 7692 §7.1.1), or has
             // ended its stream: the next message is a new one.
@@ -564,6 +573,7 @@ impl Extension for PerMessageDeflate {
     fn decode_abort(&mut self) {
         self.rx = Vec::new();
         self.rx_ended = false;
+        self.rx_wire = 0;
         self.decompressor = None;
     }
 
@@ -608,6 +618,14 @@ impl Extension for PerMessageDeflate {
             // RFC 7692 §7.2.1: remove the 00 00 ff ff the sync flush ended with.
             if self.tx.ends_with(&TAIL) {
                 self.tx.truncate(self.tx.len() - TAIL.len());
+            } else if self.tx.is_empty() {
+                // Nothing since the last flush (an empty message): zlib emits no block at
+                // all. RFC 7692 §7.2.1: "append an empty DEFLATE block with no compression"
+                // (00 00 00 ff ff) and strip the tail: 00.
+                self.tx.push(0x00);
+            } else {
+                self.compressor = None;
+                return Err("permessage-deflate compression did not end in a sync flush");
             }
             if self.negotiated.tx_no_context_takeover {
                 c.reset();
@@ -646,5 +664,193 @@ impl std::fmt::Debug for PerMessageDeflate {
             .field("threshold", &self.threshold)
             .field("negotiated", &self.negotiated)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(offers: &str) -> Option<String> {
+        server_accept(Some(offers), &DeflateConfig::default()).map(|(r, _)| r)
+    }
+
+    fn negotiated(offers: &str, config: &DeflateConfig) -> Negotiated {
+        server_accept(Some(offers), config).expect("accepted").1.negotiated
+    }
+
+    #[test]
+    fn parameters_with_and_without_values() {
+        let p = Params::parse(
+            b"permessage-deflate; server_no_context_takeover ;client_no_context_takeover; \
+              server_max_window_bits=10; client_max_window_bits",
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            Params {
+                server_no_context_takeover: true,
+                client_no_context_takeover: true,
+                server_max_window_bits: Some(Some(10)),
+                client_max_window_bits: Some(None),
+            }
+        );
+        // Quoted values (RFC 6455 §9.1), names in any case.
+        let p = Params::parse(b"permessage-deflate; Client_Max_Window_Bits=\"15\"").unwrap();
+        assert_eq!(p.client_max_window_bits, Some(Some(15)));
+        assert_eq!(Params::parse(b"permessage-deflate").unwrap(), Params::default());
+    }
+
+    #[test]
+    fn malformed_parameters_are_refused() {
+        for bad in [
+            "permessage-deflate; foo",
+            "permessage-deflate; foo=1",
+            "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+            "permessage-deflate; client_max_window_bits; client_max_window_bits=10",
+            "permessage-deflate; server_no_context_takeover=1",
+            "permessage-deflate; server_max_window_bits=7",
+            "permessage-deflate; server_max_window_bits=16",
+            "permessage-deflate; server_max_window_bits=09",
+            "permessage-deflate; server_max_window_bits=+9",
+            "permessage-deflate; server_max_window_bits=",
+            "permessage-deflate; server_max_window_bits=\"1 0\"",
+            "permessage-deflate; server_max_window_bits=\"10",
+            "permessage-deflate; ; server_no_context_takeover",
+        ] {
+            assert!(Params::parse(bad.as_bytes()).is_err(), "{bad}");
+            assert_eq!(accept(bad), None, "a server declines {bad}");
+        }
+    }
+
+    #[test]
+    fn the_server_takes_the_first_acceptable_offer() {
+        assert_eq!(accept("permessage-deflate").as_deref(), Some("permessage-deflate"));
+        assert_eq!(
+            accept(
+                "x-webkit-deflate-frame, permessage-deflate; foo, permessage-deflate; \
+                 server_no_context_takeover, permessage-deflate"
+            )
+            .as_deref(),
+            Some("permessage-deflate; server_no_context_takeover")
+        );
+        // 8 bits cannot be honoured when compressing: the next offer is taken.
+        assert_eq!(
+            accept("permessage-deflate; server_max_window_bits=8, permessage-deflate; server_max_window_bits=9")
+                .as_deref(),
+            Some("permessage-deflate; server_max_window_bits=9")
+        );
+        assert_eq!(accept("permessage-deflate; server_max_window_bits=8"), None);
+        // In an offer server_max_window_bits has a value.
+        assert_eq!(accept("permessage-deflate; server_max_window_bits"), None);
+        assert_eq!(accept("x-foo, x-bar"), None);
+        assert_eq!(server_accept(None, &DeflateConfig::default()).map(|(r, _)| r), None);
+    }
+
+    #[test]
+    fn the_server_answers_within_its_config() {
+        let small = DeflateConfig::default()
+            .max_window_bits(10)
+            .peer_max_window_bits(11)
+            .peer_no_context_takeover(true);
+        let offer = "permessage-deflate; client_max_window_bits";
+        assert_eq!(
+            server_accept(Some(offer), &small).unwrap().0,
+            "permessage-deflate; client_no_context_takeover; server_max_window_bits=10; \
+             client_max_window_bits=11"
+        );
+        let n = negotiated(offer, &small);
+        assert_eq!((n.tx_window, n.rx_window, n.rx_no_context_takeover), (10, 11, true));
+        // Without client_max_window_bits in the offer the client's window cannot be limited.
+        let n = negotiated("permessage-deflate", &small);
+        assert_eq!(n.rx_window, 15);
+        // A client's own limit is kept when smaller.
+        let n = negotiated("permessage-deflate; client_max_window_bits=9", &small);
+        assert_eq!(n.rx_window, 9);
+        // The offer's server_max_window_bits is answered with the smaller of the two.
+        let n =
+            negotiated("permessage-deflate; server_max_window_bits=12", &DeflateConfig::default());
+        assert_eq!(n.tx_window, 12);
+    }
+
+    #[test]
+    fn client_offers_follow_the_config() {
+        assert_eq!(
+            client_offer(&DeflateConfig::default()),
+            "permessage-deflate; client_max_window_bits"
+        );
+        let c = DeflateConfig::default()
+            .no_context_takeover(true)
+            .peer_no_context_takeover(true)
+            .max_window_bits(9)
+            .peer_max_window_bits(12);
+        assert_eq!(
+            client_offer(&c),
+            "permessage-deflate; client_no_context_takeover; server_no_context_takeover; \
+             server_max_window_bits=12; client_max_window_bits=9"
+        );
+    }
+
+    #[test]
+    fn the_client_refuses_answers_it_did_not_allow() {
+        let plain = DeflateConfig::default();
+        let strict =
+            DeflateConfig::default().peer_max_window_bits(10).peer_no_context_takeover(true);
+        for (config, response) in [
+            (&plain, "permessage-deflate; foo"),
+            (&plain, "permessage-deflate, permessage-deflate"),
+            (&plain, "permessage-deflate; client_max_window_bits"),
+            (&plain, "permessage-deflate; server_max_window_bits"),
+            (&plain, "permessage-deflate; server_no_context_takeover=x"),
+            (&plain, "x-foo"),
+            (&strict, "permessage-deflate; server_no_context_takeover"),
+            (&strict, "permessage-deflate; server_no_context_takeover; server_max_window_bits=11"),
+            (&strict, "permessage-deflate; server_max_window_bits=10"),
+            (
+                &DeflateConfig::default().max_window_bits(10),
+                "permessage-deflate; client_max_window_bits=11",
+            ),
+        ] {
+            let err = client_accept(Some(response), config).unwrap_err();
+            assert!(matches!(err, HandshakeError::ExtensionResponse { .. }), "{response}: {err}");
+        }
+        let ok = client_accept(
+            Some("permessage-deflate; server_no_context_takeover; server_max_window_bits=9"),
+            &strict,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((ok.negotiated.rx_window, ok.negotiated.rx_no_context_takeover), (9, true));
+        assert!(client_accept(None, &plain).unwrap().is_none());
+        // A server may limit its own window and ask for no context takeover unasked.
+        let ok = client_accept(
+            Some("permessage-deflate; server_max_window_bits=11; client_no_context_takeover"),
+            &plain,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((ok.negotiated.rx_window, ok.negotiated.tx_no_context_takeover), (11, true));
+    }
+
+    #[test]
+    fn a_client_limited_to_8_bits_sends_uncompressed() {
+        let ext = client_accept(
+            Some("permessage-deflate; client_max_window_bits=8"),
+            &DeflateConfig::default(),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!ext.compresses());
+        assert_eq!(ext.encode_rsv(Some(1 << 20)), 0);
+        assert_eq!(ext.encode_rsv(None), 0);
+    }
+
+    #[test]
+    fn threshold_decides_per_message() {
+        let (_, ext) =
+            server_accept(Some("permessage-deflate"), &DeflateConfig::default()).unwrap();
+        assert_eq!(ext.encode_rsv(Some(255)), 0);
+        assert_eq!(ext.encode_rsv(Some(256)), 0b100);
+        assert_eq!(ext.encode_rsv(None), 0b100);
     }
 }

@@ -1741,6 +1741,7 @@ mod tests {
             (AcceptMismatch, 502),
             (UnofferedSubprotocol(String::new()), 502),
             (UnofferedExtension(String::new()), 502),
+            (ExtensionResponse { value: String::new(), reason: "" }, 502),
             (bad_request_header("host", ""), 500),
             (Random(String::new()), 500),
         ];
