@@ -147,8 +147,8 @@ fn every_split_point_of_compressed_fragmented_traffic() {
         a.unsplit(b.split());
         server.handle_read(Instant::now(), &mut a);
         let got: Vec<Message> = std::iter::from_fn(|| server.poll_event())
-            .filter_map(|e| match e {
-                Event::Message(m) => Some(m),
+            .map(|e| match e {
+                Event::Message(m) => m,
                 other => panic!("split {split}: {other:?}"),
             })
             .collect();
