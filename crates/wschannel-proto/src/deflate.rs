@@ -343,8 +343,11 @@ pub fn server_accept(
             tx_window,
             tx_no_context_takeover,
             rx_window,
-            rx_no_context_takeover: config.peer_no_context_takeover
-                || offer.client_no_context_takeover,
+            // Only what the response says binds the client: its own client_no_context_takeover
+            // in the offer is a hint (RFC 7692 §7.1.1.2) that Autobahn's client, for one, does
+            // not follow when the response leaves it out. Resetting on a hint breaks the next
+            // message that refers back.
+            rx_no_context_takeover: config.peer_no_context_takeover,
         };
         return Some((response, PerMessageDeflate::new(config, negotiated)));
     }

@@ -271,3 +271,30 @@ fn empty_messages_compress_to_one_zero_byte_and_an_empty_payload_is_accepted() {
     c.poll_transmit(&mut wire);
     assert_eq!(events(&mut s, &mut wire), vec![Event::Message(Message::text("Hello"))]);
 }
+
+/// Found by Autobahn 12.1.1: a client that offers `client_no_context_takeover` (a hint) but,
+/// when the answer leaves it out, keeps its context. The server must not reset its inflater.
+#[test]
+fn a_client_hint_of_no_context_takeover_does_not_reset_the_inflater() {
+    let (answer, ext) = server_accept(
+        Some("permessage-deflate; client_no_context_takeover; client_max_window_bits"),
+        &DeflateConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(answer, "permessage-deflate");
+    let mut s = Connection::new(Role::Server, Config::default(), Instant::now());
+    s.set_extension(Box::new(ext));
+    // Two messages from one compressor with context takeover: the second refers to the first.
+    let mut c = Compress::new(Compression::default(), false);
+    for _ in 0..2 {
+        let mut out = Vec::with_capacity(256);
+        c.compress_vec(b"Hello, Hello, Hello", &mut out, FlushCompress::Sync).unwrap();
+        out.truncate(out.len() - 4);
+        let mut wire = BytesMut::new();
+        encode_frame(&mut wire, true, 0b100, OpCode::Text, Some([5, 6, 7, 8]), &out);
+        assert_eq!(
+            events(&mut s, &mut wire),
+            vec![Event::Message(Message::text("Hello, Hello, Hello"))]
+        );
+    }
+}
