@@ -491,6 +491,12 @@ impl PerMessageDeflate {
             let room = (limit + 1).saturating_sub(self.rx.len());
             let chunk = room.min(self.rx.len().max(input.len() * 4).clamp(4096, INFLATE_CHUNK_MAX));
             let start = self.rx.len();
+            if self.rx.capacity() < start + chunk {
+                // Grow by doubling, but never past the limit: a bomb gets at most limit + 1
+                // bytes of buffer (Vec's own doubling would reach twice the limit).
+                let target = (self.rx.capacity() * 2).max(start + chunk).min(limit + 1);
+                self.rx.reserve_exact(target - start);
+            }
             self.rx.resize(start + chunk, 0);
             let (in0, out0) = (d.total_in(), d.total_out());
             let status = d.decompress(&input[pos..], &mut self.rx[start..], flush);
