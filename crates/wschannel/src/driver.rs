@@ -477,6 +477,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 pool::give(std::mem::take(&mut self.wbuf));
             }
             self.conn.release_buffers();
+        } else if self.conn.extension().is_some() {
+            // Permessage-deflate: scratch buffers, and without context takeover the whole
+            // compressor (hundreds of KB), are not needed between bursts.
+            self.conn.release_buffers();
         }
     }
 
