@@ -298,3 +298,13 @@ fn a_client_hint_of_no_context_takeover_does_not_reset_the_inflater() {
         );
     }
 }
+
+#[test]
+fn an_unlimited_message_size_does_not_overflow() {
+    let config = DeflateConfig::default().threshold(0);
+    let limits = Config::default().max_message_size(usize::MAX).max_frame_size(usize::MAX);
+    let mut p = Pair::with_deflate(limits, &config, &config);
+    p.client.send(Message::text("Hello, Hello")).unwrap();
+    p.drive();
+    assert_eq!(p.server_messages(), vec![Message::text("Hello, Hello")]);
+}
