@@ -275,6 +275,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
         poll_fn(|cx| self.shared.poll_tx(cx, Core::poll_flush)).await
     }
 
+    /// Sends a message without compression (see [`Channel::send_uncompressed`]).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after the close started; [`Error::Io`] when the transport failed.
+    pub async fn send_uncompressed(&mut self, msg: Message) -> Result<(), Error> {
+        poll_fn(|cx| self.shared.poll_tx(cx, Core::poll_ready)).await?;
+        self.shared.lock().conn.send_uncompressed(msg)?;
+        poll_fn(|cx| self.shared.poll_tx(cx, Core::poll_flush)).await
+    }
+
     /// Closes with `code` and `reason` and drives the connection until the transport is done.
     /// Messages that arrive meanwhile are kept for the [`Receiver`] (within its byte budget).
     ///

@@ -129,3 +129,15 @@ async fn deflate_threshold_opt_out_and_limit() {
     assert!(end.is_none());
     assert_eq!(server.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
 }
+
+#[tokio::test]
+async fn a_split_sender_opts_out_of_compression() {
+    let deflate = wschannel::DeflateConfig::default().threshold(0);
+    let (client, mut server) = pair(Config::default().deflate(Some(deflate)));
+    let (mut tx, _rx) = client.split();
+    within(tx.send(Message::text("compressed"))).await.unwrap();
+    within(tx.send_uncompressed(Message::text("as is"))).await.unwrap();
+    assert_eq!(within(server.next()).await.unwrap().unwrap(), Message::text("compressed"));
+    assert_eq!(within(server.next()).await.unwrap().unwrap(), Message::text("as is"));
+    assert_eq!(server.extension_stats().unwrap().messages_in, 1);
+}
