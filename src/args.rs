@@ -28,6 +28,7 @@ Examples:
   wschannel serve                          echo server on 127.0.0.1:8080
   wschannel serve --listen 0.0.0.0:9001    listen on every interface, port 9001
   wschannel serve --tls-self-signed        wss:// and https://, throwaway cert
+  wschannel serve --deflate                accept permessage-deflate
   wschannel connect ws://127.0.0.1:8080/   talk to it from the terminal";
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +46,7 @@ Examples:
   wschannel serve
   wschannel serve --listen 127.0.0.1:0 --greeting 'hi there'
   wschannel serve --tls-cert cert.pem --tls-key key.pem
+  wschannel serve --deflate --deflate-level 1
   RUST_LOG=debug wschannel serve"))]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
@@ -83,6 +85,13 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, how long connections get to finish closing.
     #[arg(long, default_value = "5s", value_name = "TIME", value_parser = humantime::parse_duration)]
     pub grace_period: Duration,
+    /// Accept permessage-deflate (RFC 7692) compression.
+    #[arg(long)]
+    pub deflate: bool,
+    /// Compression level with --deflate: 0 (none) to 9 (smallest).
+    #[arg(long, default_value_t = 6, value_name = "0-9", requires = "deflate",
+          value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub deflate_level: u32,
 }
 
 /// `wschannel connect`.
@@ -165,6 +174,16 @@ pub struct ConnectArgs {
     /// bytes: png, jpg, gif, webp, pdf, gz, zip, else bin), so an image can be opened.
     #[arg(long, value_name = "DIR")]
     pub save_binary: Option<PathBuf>,
+    /// Offer permessage-deflate compression.
+    ///
+    /// Offer permessage-deflate (RFC 7692); the server may decline, and the connection then
+    /// goes on uncompressed (the interactive banner says which).
+    #[arg(long)]
+    pub deflate: bool,
+    /// Compression level with --deflate (0-9).
+    #[arg(long, default_value_t = 6, value_name = "0-9", requires = "deflate",
+          value_parser = clap::value_parser!(u32).range(0..=9))]
+    pub deflate_level: u32,
 }
 
 const CONNECT_HELP: &str = concat!(
@@ -204,6 +223,7 @@ Examples:
   wschannel connect -1 wss://example.com/api < request.json
   wschannel connect --subprotocol chat -H 'Authorization: Bearer t0k3n' URL
   wschannel connect --ca-cert ca.pem wss://localhost:8443/
+  wschannel connect --deflate ws://127.0.0.1:8080/
   wschannel connect --save-binary /tmp/in ws://127.0.0.1:8080/"
 );
 

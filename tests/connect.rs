@@ -123,6 +123,32 @@ async fn pipe_text_lines_echo_and_end_of_stdin_closes_with_1000() {
     assert!(seen.is_ok(), "no close 1000 in:\n{}", metrics(&server).await);
 }
 
+/// Issue 8: `connect --deflate` against `serve --deflate`: long lines go compressed both ways.
+#[tokio::test]
+async fn pipe_with_deflate_compresses_both_ways() {
+    let server = Serve::start(&["--deflate"]).await;
+    let line = "a long line that compresses well, ".repeat(60);
+    let input = format!("short\n{line}\n{line}\n");
+    let out =
+        connect(&["--deflate", "--deflate-level", "1", &server.ws_url], input.as_bytes()).await;
+    assert_exit(&out, 0);
+    assert_eq!(text(&out.stdout), input);
+    let seen = timeout(T, async {
+        loop {
+            let m = metrics(&server).await;
+            if m.contains("wschannel_deflate_connections_total 1") {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the server counts the compressed connection");
+    // The two long lines (over the 256-byte threshold) were compressed each way; "short" not.
+    assert!(seen.contains("wschannel_compressed_messages_total{direction=\"in\"} 2"), "{seen}");
+    assert!(seen.contains("wschannel_compressed_messages_total{direction=\"out\"} 2"), "{seen}");
+}
+
 #[tokio::test]
 async fn pipe_binary_raw_and_base64() {
     let server = Serve::start(&[]).await;

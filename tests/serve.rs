@@ -168,14 +168,50 @@ async fn sigterm_closes_clients_with_1001_and_exits_0() {
 
 #[tokio::test]
 async fn headless_chromium_uses_the_page() {
-    let server = Serve::start(&[]).await;
+    chromium_page(&[], "serve-page.png", "none").await;
+}
+
+/// Issue 8: Chromium offers permessage-deflate; `serve --deflate` takes it, the page says so.
+#[tokio::test]
+async fn headless_chromium_negotiates_deflate_and_the_page_shows_it() {
+    let server = chromium_page(&["--deflate"], "serve-page-deflate.png", "deflate").await;
+    // Counted when the connection has ended on the server's side, which may trail the page.
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        let (status, body) =
+            http_request(&server, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!(status, 200);
+        metrics = body;
+        if metrics.contains("wschannel_deflate_connections_total 1\n") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(metrics.contains("wschannel_deflate_connections_total 1\n"), "{metrics}");
+    // The 3200-byte line went both ways compressed: its wire bytes are counted, smaller.
+    let count = |name: &str| -> u64 {
+        let line =
+            metrics.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let wire_in = count("wschannel_compressed_bytes_total{direction=\"in\"}");
+    let raw_in = count("wschannel_uncompressed_bytes_total{direction=\"in\"}");
+    assert!(raw_in >= 3200 && wire_in > 0 && wire_in < raw_in / 4, "{metrics}");
+    let wire_out = count("wschannel_compressed_bytes_total{direction=\"out\"}");
+    let raw_out = count("wschannel_uncompressed_bytes_total{direction=\"out\"}");
+    assert!(raw_out >= 3200 && wire_out > 0 && wire_out < raw_out / 4, "{metrics}");
+}
+
+async fn chromium_page(args: &[&str], shot: &str, compression: &str) -> Serve {
+    let server = Serve::start(args).await;
     let modules = common::peer_node_modules();
-    let shot = repo_root().join("target/browser/serve-page.png");
+    let shot = repo_root().join("target/browser").join(shot);
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
     let out = tokio::process::Command::new("node")
         .arg(repo_root().join("tests/browser/page.test.mjs"))
         .arg(&server.http_url)
         .arg(&shot)
+        .arg(compression)
         .env("NODE_PATH", &modules)
         .kill_on_drop(true)
         .output();
@@ -183,6 +219,7 @@ async fn headless_chromium_uses_the_page() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(shot.exists(), "screenshot {} was not written", shot.display());
+    server
 }
 
 #[tokio::test]

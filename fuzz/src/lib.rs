@@ -4,8 +4,11 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
+use wschannel_proto::deflate::{client_accept, client_offer, server_accept};
 use wschannel_proto::random::DangerFixedRandom;
-use wschannel_proto::{CloseCode, Config, Connection, Event, Message, OpCode, Role, State};
+use wschannel_proto::{
+    CloseCode, Config, Connection, DeflateConfig, Event, Message, OpCode, Role, State,
+};
 
 /// A fixed random source: a client's mask keys are the same on every run, so a crash found by
 /// the fuzzer reproduces byte for byte.
@@ -36,6 +39,74 @@ static FIXED_RANDOM: DangerFixedRandom = DangerFixedRandom::new([0x5a; 32]);
 /// under `8 * input + 512`; at most one `Closed` event and no message after it; once
 /// `Finished`, nothing more is queued and no timer is armed.
 pub fn run_connection(role: Role, data: &[u8]) {
+    run_connection_with(role, data, None);
+}
+
+/// As [`run_connection`], with permessage-deflate negotiated from a config the first byte
+/// picks (bits: `0x01` no context takeover, `0x02` the peer's, `0x04` 9-bit windows, `0x08`
+/// the peer's, `0x10` level 1 instead of 6, `0x20` compress every message (threshold 0)).
+/// Extra check: no message is longer than the message limit (the inflated size is bounded).
+pub fn run_connection_deflate(role: Role, data: &[u8]) {
+    let [pick, ref rest @ ..] = *data else {
+        return;
+    };
+    let mut d = DeflateConfig::default()
+        .no_context_takeover(pick & 0x01 != 0)
+        .peer_no_context_takeover(pick & 0x02 != 0)
+        .level(if pick & 0x10 != 0 { 1 } else { 6 });
+    if pick & 0x04 != 0 {
+        d = d.max_window_bits(9);
+    }
+    if pick & 0x08 != 0 {
+        d = d.peer_max_window_bits(9);
+    }
+    if pick & 0x20 != 0 {
+        d = d.threshold(0);
+    }
+    run_connection_with(role, rest, Some(d));
+}
+
+/// Negotiates permessage-deflate between two ends with `config`, as the handshake would, and
+/// returns this end's extension.
+fn negotiate(role: Role, config: &DeflateConfig) -> Box<dyn wschannel_proto::Extension> {
+    let (answer, server) = server_accept(Some(&client_offer(config)), config)
+        .expect("a server accepts the offer of the same config");
+    let client = client_accept(Some(&answer), config)
+        .expect("a client accepts the answer to its own offer")
+        .expect("an extension");
+    match role {
+        Role::Server => Box::new(server),
+        Role::Client => Box::new(client),
+    }
+}
+
+/// A server's answer to any `Sec-WebSocket-Extensions` offer is one a default client takes.
+pub fn run_negotiation(data: &[u8]) {
+    let [pick, ref offer @ ..] = *data else {
+        return;
+    };
+    let Ok(offer) = std::str::from_utf8(offer) else {
+        return;
+    };
+    let mut config = DeflateConfig::default()
+        .no_context_takeover(pick & 0x01 != 0)
+        .peer_no_context_takeover(pick & 0x02 != 0);
+    if pick & 0x04 != 0 {
+        config = config.max_window_bits(9 + (pick >> 5));
+    }
+    if pick & 0x08 != 0 {
+        config = config.peer_max_window_bits(9 + (pick >> 5));
+    }
+    if let Some((answer, _)) = server_accept(Some(offer), &config) {
+        // Whatever the offer, the answer grants nothing a client that allows everything
+        // (the default offer) would refuse.
+        let client = client_accept(Some(&answer), &DeflateConfig::default());
+        assert!(matches!(client, Ok(Some(_))), "{offer:?} -> {answer:?}: {client:?}");
+    }
+    let _ = client_accept(Some(offer), &config);
+}
+
+fn run_connection_with(role: Role, data: &[u8], deflate: Option<DeflateConfig>) {
     let [flags, s0, s1, s2, s3, ref stream @ ..] = *data else {
         return;
     };
@@ -55,11 +126,16 @@ pub fn run_connection(role: Role, data: &[u8]) {
     let mut now = start;
     let in_place = flags & 0x80 != 0;
     let max_frame = config.max_frame_size;
+    let max_message = config.max_message_size;
     let mut conn = Connection::new(role, config, now);
     if in_place {
         conn.set_in_place_limit(max_frame);
     }
+    if let Some(d) = &deflate {
+        conn.set_extension(negotiate(role, d));
+    }
     let mut h = Harness::new(conn);
+    h.max_message = max_message;
     let mut input = BytesMut::new();
     let mut rest = stream;
     let mut i = 0;
@@ -123,11 +199,21 @@ struct Harness {
     out_bytes: usize,
     closed: bool,
     finished_at: Option<usize>,
+    /// The message size limit: no message may be longer (inflated or not).
+    max_message: usize,
 }
 
 impl Harness {
     fn new(conn: Connection) -> Self {
-        Harness { conn, fed: 0, user_bytes: 0, out_bytes: 0, closed: false, finished_at: None }
+        Harness {
+            conn,
+            fed: 0,
+            user_bytes: 0,
+            out_bytes: 0,
+            closed: false,
+            finished_at: None,
+            max_message: usize::MAX,
+        }
     }
 
     /// Runs a user command, counting the bytes it queues as the user's.
@@ -163,6 +249,7 @@ impl Harness {
             match event {
                 Event::Message(m) => {
                     assert!(!self.closed, "message {m:?} after the Closed event");
+                    assert!(m.len() <= self.max_message, "{m:?} is over the limit");
                     if let Message::Text(t) = &m {
                         assert!(std::str::from_utf8(t.as_bytes()).is_ok());
                     }

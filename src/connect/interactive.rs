@@ -71,6 +71,11 @@ pub async fn run(prompt: Prompt, ws: Channel, args: &ConnectArgs) -> Result<()> 
     if let Some(p) = ws.protocol() {
         banner.push_str(&format!(" (subprotocol {p})"));
     }
+    match ws.extension() {
+        Some(ext) => banner.push_str(&format!(" with {ext} compression")),
+        None if args.deflate => banner.push_str(" without compression (the server declined it)"),
+        None => {}
+    }
     out.line(&format!("{banner}; /help for commands, Ctrl-D to quit"));
 
     let (input_tx, mut inputs) = mpsc::channel(1);

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use wschannel::{ClientBuilder, CloseCode, Config, Error, ProtocolError, Stage};
+use wschannel::{ClientBuilder, CloseCode, Config, DeflateConfig, Error, ProtocolError, Stage};
 
 use crate::args::ConnectArgs;
 
@@ -89,7 +89,8 @@ fn client(args: &ConnectArgs) -> Result<ClientBuilder, Failure> {
         .max_message_size(args.max_message_size)
         .max_frame_size(args.max_message_size)
         .ping_interval(args.ping_interval)
-        .ping_timeout(args.ping_timeout);
+        .ping_timeout(args.ping_timeout)
+        .deflate(args.deflate.then(|| DeflateConfig::default().level(args.deflate_level)));
     let mut b = ClientBuilder::new()
         .connect_timeout(args.connect_timeout)
         .config(config)

@@ -13,6 +13,12 @@ pub struct Metrics {
     /// `[direction][type]`: messages and payload bytes (see [`Metrics::message`]).
     messages: [[AtomicU64; 2]; 2],
     bytes: [[AtomicU64; 2]; 2],
+    /// Connections that negotiated permessage-deflate, and `[direction]`: compressed messages,
+    /// their bytes on the wire and their bytes inflated (counted when a connection ends).
+    pub deflate_connections: AtomicU64,
+    deflate_messages: [AtomicU64; 2],
+    deflate_wire_bytes: [AtomicU64; 2],
+    deflate_bytes: [AtomicU64; 2],
     pub http_requests: AtomicU64,
     /// Handshake failures by reason label.
     handshake_failures: Mutex<BTreeMap<&'static str, u64>>,
@@ -33,6 +39,22 @@ impl Metrics {
         let (d, t) = (dir as usize, usize::from(binary));
         self.messages[d][t].fetch_add(1, Relaxed);
         self.bytes[d][t].fetch_add(len as u64, Relaxed);
+    }
+
+    /// Adds a finished connection's permessage-deflate counts.
+    pub fn compressed(&self, s: &wschannel::ExtensionStats) {
+        self.deflate_connections.fetch_add(1, Relaxed);
+        for (d, (messages, wire, bytes)) in [
+            (s.messages_in, s.wire_bytes_in, s.bytes_in),
+            (s.messages_out, s.wire_bytes_out, s.bytes_out),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            self.deflate_messages[d].fetch_add(messages, Relaxed);
+            self.deflate_wire_bytes[d].fetch_add(wire, Relaxed);
+            self.deflate_bytes[d].fetch_add(bytes, Relaxed);
+        }
     }
 
     pub fn handshake_failed(&self, reason: &'static str) {
@@ -89,6 +111,35 @@ impl Metrics {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
             let _ = writeln!(out, "{name}{{type=\"text\"}} {}", counts[0].load(Relaxed));
             let _ = writeln!(out, "{name}{{type=\"binary\"}} {}", counts[1].load(Relaxed));
+        }
+        counter(
+            &mut out,
+            "wschannel_deflate_connections_total",
+            "Closed connections that had negotiated permessage-deflate.",
+            &self.deflate_connections,
+        );
+        for (name, help, counts) in [
+            (
+                "wschannel_compressed_messages_total",
+                "Messages compressed with permessage-deflate, by direction (counted when a \
+                 connection ends).",
+                &self.deflate_messages,
+            ),
+            (
+                "wschannel_compressed_bytes_total",
+                "Payload bytes of compressed messages as they crossed the wire, by direction.",
+                &self.deflate_wire_bytes,
+            ),
+            (
+                "wschannel_uncompressed_bytes_total",
+                "Payload bytes of compressed messages before compression / after inflating, \
+                 by direction.",
+                &self.deflate_bytes,
+            ),
+        ] {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+            let _ = writeln!(out, "{name}{{direction=\"in\"}} {}", counts[0].load(Relaxed));
+            let _ = writeln!(out, "{name}{{direction=\"out\"}} {}", counts[1].load(Relaxed));
         }
         let name = "wschannel_handshake_failures_total";
         let _ = writeln!(

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::time::Sleep;
 use wschannel::server::{accept_request, read_request, reject};
 use wschannel::tls::TlsAcceptor;
-use wschannel::{CloseCode, Config, Message};
+use wschannel::{CloseCode, Config, DeflateConfig, Message};
 
 use crate::args::ServeArgs;
 use log_limit::LogLimit;
@@ -63,7 +63,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .max_message_size(args.max_message_size)
         .max_frame_size(args.max_message_size)
         .write_buffer_size(args.write_buffer)
-        .close_timeout(args.grace_period.min(Duration::from_secs(5)));
+        .close_timeout(args.grace_period.min(Duration::from_secs(5)))
+        .deflate(args.deflate.then(|| DeflateConfig::default().level(args.deflate_level)));
     let (shutdown_tx, shutdown) = watch::channel(false);
     let server = Arc::new(Server {
         slots: Arc::new(Semaphore::new(args.max_connections)),
@@ -222,6 +223,9 @@ impl Server {
         let started = Instant::now();
         let ws = self.echo(ws).await;
         self.metrics.connections_open.fetch_sub(1, Relaxed);
+        if let Some(stats) = ws.extension_stats() {
+            self.metrics.compressed(&stats);
+        }
         let code = ws.close_code().map_or(CloseCode::ABNORMAL.as_u16(), CloseCode::as_u16);
         self.metrics.closed_with(code);
         tracing::info!(

@@ -1,5 +1,7 @@
 // Headless Chromium against the echo server's test page (src/serve/page.html).
-// Usage: node tests/browser/page.test.mjs http://127.0.0.1:PORT/ SCREENSHOT.png
+// Usage: node tests/browser/page.test.mjs http://127.0.0.1:PORT/ SCREENSHOT.png [deflate|none]
+// The third argument says whether the server accepts permessage-deflate (Chromium always offers
+// it): the page must then report it, and text above 1 KiB must round-trip compressed.
 // Needs Debian's chromium at /usr/bin/chromium and playwright-core from tests/peers (npm ci there);
 // it never downloads a browser. Prints `OK <step>` per step; on a failure prints `FAIL <step>: why`
 // and exits 1. A second screenshot of the error state is saved beside the first (`*-error.png`).
@@ -15,7 +17,7 @@ const require = createRequire(new URL('../peers/package.json', import.meta.url))
 const { chromium } = require('playwright-core');
 
 const TIMEOUT = 10_000;
-const [pageUrl, shotPath] = process.argv.slice(2);
+const [pageUrl, shotPath, compression = 'none'] = process.argv.slice(2);
 if (!pageUrl || !shotPath) {
   console.error('usage: node page.test.mjs http://127.0.0.1:PORT/ SCREENSHOT.png');
   process.exit(2);
@@ -124,12 +126,25 @@ async function main() {
   });
   ok('connect: status is open');
 
+  step = 'compression shown';
+  const expected = compression === 'deflate' ? '(compression: permessage-deflate' : '(no compression)';
+  await waitFor(`status mentioning "${expected}"`, (expected) =>
+    document.querySelector('#status').textContent.includes(expected), expected);
+  ok(`compression: status is "${await page.textContent('#status')}"`);
+
   step = 'text echo';
   await page.fill('#message', 'hello');
   await page.press('#message', 'Enter');
   await waitFor('log line "echo: hello"', lastRecv, 'echo: hello');
   if ((await page.inputValue('#message')) !== '') await fail('the message box was not cleared after sending');
   ok('text: Enter sent "hello", log shows "echo: hello"');
+
+  step = 'long text echo';
+  const long = 'wschannel compresses this line. '.repeat(100); // 3200 bytes, above any threshold
+  await page.fill('#message', long);
+  await page.press('#message', 'Enter');
+  await waitFor('the 3200-byte echo', lastRecv, 'echo: ' + long);
+  ok('long text: 3200 bytes came back unchanged');
 
   step = 'markup stays text';
   await page.fill('#message', '<b>bold</b><img src=x onerror=alert(1)>');

@@ -4,8 +4,10 @@ import fs from 'node:fs';
 import WebSocket from 'ws';
 
 const [url, cafile] = process.argv.slice(2);
+// perMessageDeflate: offered (the client default, said here); ws compresses messages over 1 KiB.
 const ws = new WebSocket(url, ['superchat', 'chat'], {
   maxPayload: 1 << 24,
+  perMessageDeflate: true,
   ...(cafile ? { ca: fs.readFileSync(cafile) } : {}),
 });
 const queue = [];
@@ -33,6 +35,7 @@ ws.on('error', (e) => fail(`error ${e.message}`));
 ws.on('open', async () => {
   try {
     console.log(`PROTOCOL ${ws.protocol}`);
+    console.log(`EXTENSIONS ${ws.extensions || 'none'}`);
     await expect(Buffer.from('héllo wörld'), false, 'text');
     await expect(Buffer.from([...Array(256).keys()]), true, 'binary');
     await expect(Buffer.alloc(0), false, 'empty-text');

@@ -8,7 +8,9 @@ const handleProtocols = (protocols) => {
   for (const p of ['chat', 'superchat']) if (protocols.has(p)) return p;
   return false;
 };
-const opts = { handleProtocols, maxPayload: 1 << 24 };
+// WS_DEFLATE=1: accept permessage-deflate (off by default in a ws server); ws then compresses
+// messages over 1 KiB.
+const opts = { handleProtocols, maxPayload: 1 << 24, perMessageDeflate: process.env.WS_DEFLATE === '1' };
 let wss;
 if (process.argv.length >= 4) {
   const server = https.createServer({

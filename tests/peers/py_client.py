@@ -25,6 +25,8 @@ async def main():
         ctx = ssl.create_default_context(cafile=sys.argv[2])
     async with connect(url, ssl=ctx, subprotocols=["superchat", "chat"], max_size=2**24) as ws:
         print(f"PROTOCOL {ws.subprotocol}", flush=True)
+        names = [e.name for e in ws.protocol.extensions] or ["none"]
+        print(f"EXTENSIONS {', '.join(names)}", flush=True)
         await expect(ws, "héllo wörld", "text")
         await expect(ws, bytes(range(256)), "binary")
         await expect(ws, "", "empty-text")

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::deflate::DeflateConfig;
 use crate::random::{OsRandom, SecureRandom};
 
 /// Limits, timers and the random source for one connection. Every input a peer controls has a
@@ -35,6 +36,10 @@ pub struct Config {
     /// Where a client's mask keys and handshake nonce come from (see [`crate::random`]).
     /// Default: [`OsRandom`], the operating system's generator.
     pub random: &'static dyn SecureRandom,
+    /// Permessage-deflate (RFC 7692): offered by a client and accepted by a server when set.
+    /// The message and frame limits above apply to inflated and compressed sizes alike.
+    /// Default: `None` (no compression).
+    pub deflate: Option<DeflateConfig>,
 }
 
 impl Default for Config {
@@ -49,6 +54,7 @@ impl Default for Config {
             max_headers: 64,
             write_buffer_size: 128 << 10,
             random: &OsRandom,
+            deflate: None,
         }
     }
 }
@@ -66,6 +72,7 @@ impl PartialEq for Config {
             max_headers,
             write_buffer_size,
             random,
+            deflate,
         } = self;
         *max_frame_size == other.max_frame_size
             && *max_message_size == other.max_message_size
@@ -76,6 +83,7 @@ impl PartialEq for Config {
             && *max_headers == other.max_headers
             && *write_buffer_size == other.write_buffer_size
             && std::ptr::addr_eq(*random, other.random)
+            && *deflate == other.deflate
     }
 }
 
@@ -133,6 +141,12 @@ impl Config {
     /// Sets where a client's mask keys and handshake nonce come from (see [`crate::random`]).
     pub fn random(mut self, source: &'static dyn SecureRandom) -> Self {
         self.random = source;
+        self
+    }
+
+    /// Turns permessage-deflate on with these settings (`None`: off).
+    pub fn deflate(mut self, deflate: Option<DeflateConfig>) -> Self {
+        self.deflate = deflate;
         self
     }
 }

@@ -124,8 +124,9 @@ pub struct Connection {
     in_place_limit: usize,
     /// After a protocol error the input can no longer be framed: discard it.
     rx_failed: bool,
-    /// Outgoing fragmented message in progress: its opcode and UTF-8 state.
-    tx_fragment: Option<(OpCode, Utf8Validator)>,
+    /// Outgoing fragmented message in progress: its opcode, UTF-8 state, and whether the
+    /// extension encodes it.
+    tx_fragment: Option<(OpCode, Utf8Validator, bool)>,
     close_info: Option<CloseInfo>,
     /// A protocol error found behind messages the user has not taken yet, and when it was
     /// found: applied once those messages are taken (or at the close timeout).
@@ -161,8 +162,11 @@ struct InPlace {
 struct RxMessage {
     opcode: OpCode,
     utf8: Utf8Validator,
-    /// RSV bits of the first frame, for the extension to decode the message.
+    /// RSV bits of the first frame: nonzero when the extension decodes the message.
     ext_rsv: u8,
+    /// Payload bytes received so far of a message the extension decodes (its wire size; the
+    /// decoded bytes are the extension's).
+    wire_len: usize,
 }
 
 impl Connection {
@@ -217,6 +221,11 @@ impl Connection {
     /// Installs a negotiated extension (RFC 6455 §9). Call before any frame is processed.
     pub fn set_extension(&mut self, ext: Box<dyn Extension>) {
         self.extension = Some(ext);
+    }
+
+    /// The negotiated extension, if any (its name and [`stats`](Extension::stats)).
+    pub fn extension(&self) -> Option<&dyn Extension> {
+        self.extension.as_deref()
     }
 
     /// Lets unfragmented data frames of up to `limit` payload bytes complete in the caller's
@@ -387,7 +396,12 @@ impl Connection {
     /// reading while this is at its budget (bytes, never a count of messages).
     pub fn unread_bytes(&self) -> usize {
         let in_place = self.rx_in_place.as_ref().map_or(0, |p| p.seen);
-        self.unread_bytes + if self.rx_message.is_some() { self.rx_buf.len() } else { 0 } + in_place
+        let assembling = match &self.rx_message {
+            None => 0,
+            Some(m) if m.ext_rsv == 0 => self.rx_buf.len(),
+            Some(_) => self.extension.as_ref().map_or(0, |e| e.decoded_len()),
+        };
+        self.unread_bytes + assembling + in_place
     }
 
     /// Moves the queued outgoing bytes to the end of `buf`. Returns how many bytes were moved.
@@ -453,6 +467,11 @@ impl Connection {
         if self.rx_message.is_none() && self.rx_buf.is_empty() {
             self.rx_buf = BytesMut::new();
         }
+        if self.rx_message.is_none() {
+            if let Some(ext) = self.extension.as_mut() {
+                ext.release_buffers();
+            }
+        }
     }
 
     /// Takes the output buffer's memory when nothing is queued, for a driver that keeps spare
@@ -511,10 +530,26 @@ impl Connection {
     /// [`UsageError::Closed`] once a close frame was sent or received;
     /// [`UsageError::FragmentOrder`] while a fragmented message is being sent.
     pub fn send(&mut self, msg: Message) -> Result<(), UsageError> {
+        self.send_message(msg, true)
+    }
+
+    /// Queues a message as [`send`](Self::send) does, but a text or binary message goes out
+    /// without the negotiated extension's transform: uncompressed, under permessage-deflate
+    /// (RFC 7692 §6 lets every message choose). For data that does not compress (already
+    /// compressed media, random bytes), or that must not share a compression context with
+    /// others (a secret next to attacker-chosen text).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_uncompressed(&mut self, msg: Message) -> Result<(), UsageError> {
+        self.send_message(msg, false)
+    }
+
+    fn send_message(&mut self, msg: Message, transform: bool) -> Result<(), UsageError> {
         self.check_open()?;
         match msg {
-            Message::Text(t) => self.send_payload(OpCode::Text, t.into_bytes()),
-            Message::Binary(b) => self.send_payload(OpCode::Binary, b),
+            Message::Text(t) => self.send_payload(OpCode::Text, t.into_bytes(), transform),
+            Message::Binary(b) => self.send_payload(OpCode::Binary, b, transform),
             Message::Ping(p) => {
                 self.write_control(OpCode::Ping, &p);
                 Ok(())
@@ -549,30 +584,35 @@ impl Connection {
         fin: bool,
     ) -> Result<(), UsageError> {
         self.check_open()?;
-        match (opcode, &mut self.tx_fragment) {
+        // RFC 7692 §6: an encoded message has RSV1 on its first frame only.
+        let rsv = match (opcode, &mut self.tx_fragment) {
             (OpCode::Text | OpCode::Binary, None) => {
                 let mut v = Utf8Validator::new();
                 if opcode == OpCode::Text {
                     v.feed(payload).map_err(|_| UsageError::InvalidUtf8)?;
                 }
+                let rsv = self.extension.as_ref().map_or(0, |e| e.encode_rsv(None));
                 if fin {
                     if opcode == OpCode::Text {
                         v.finish().map_err(|_| UsageError::InvalidUtf8)?;
                     }
                 } else {
-                    self.tx_fragment = Some((opcode, v));
+                    self.tx_fragment = Some((opcode, v, rsv != 0));
                 }
+                (rsv != 0).then_some(rsv)
             }
-            (OpCode::Continuation, Some((first, v))) => {
+            (OpCode::Continuation, Some((first, v, encoded))) => {
                 if *first == OpCode::Text {
                     v.feed(payload).map_err(|_| UsageError::InvalidUtf8)?;
                     if fin {
                         v.finish().map_err(|_| UsageError::InvalidUtf8)?;
                     }
                 }
+                let encoded = *encoded;
                 if fin {
                     self.tx_fragment = None;
                 }
+                encoded.then_some(0)
             }
             (OpCode::Continuation, None) => {
                 return Err(UsageError::FragmentOrder("continuation without a first fragment"))
@@ -581,10 +621,15 @@ impl Connection {
                 return Err(UsageError::FragmentOrder("new message before the last one ended"))
             }
             _ => return Err(UsageError::FragmentOrder("control frames are never fragmented")),
+        };
+        match rsv {
+            Some(rsv) => self.write_encoded(opcode, rsv, payload, fin),
+            None => {
+                let mask = self.next_mask();
+                encode_frame(self.out.buf_mut(), fin, 0, opcode, mask, payload);
+                Ok(())
+            }
         }
-        let mask = self.next_mask();
-        encode_frame(self.out.buf_mut(), fin, 0, opcode, mask, payload);
-        Ok(())
     }
 
     /// Queues a ping.
@@ -641,13 +686,21 @@ impl Connection {
         }
     }
 
-    /// A whole data message: by reference when large and unmasked (see `set_vectored_min`).
-    fn send_payload(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), UsageError> {
+    /// A whole data message: by reference when large, unmasked and not transformed by an
+    /// extension (see `set_vectored_min`); copied into the output otherwise.
+    fn send_payload(
+        &mut self,
+        opcode: OpCode,
+        payload: Bytes,
+        transform: bool,
+    ) -> Result<(), UsageError> {
+        let encodes = transform
+            && self.extension.as_ref().is_some_and(|e| e.encode_rsv(Some(payload.len())) != 0);
         if self.vectored_min > 0
             && payload.len() >= self.vectored_min
             && self.role == Role::Server
-            && self.extension.is_none()
             && self.tx_fragment.is_none()
+            && !encodes
         {
             let header = FrameHeader {
                 fin: true,
@@ -660,28 +713,52 @@ impl Connection {
             self.out.push_body(payload);
             return Ok(());
         }
-        self.send_data(opcode, &payload)
+        self.send_data(opcode, &payload, transform)
     }
 
-    fn send_data(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
+    fn send_data(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        transform: bool,
+    ) -> Result<(), UsageError> {
         if self.tx_fragment.is_some() {
             return Err(UsageError::FragmentOrder("a fragmented message is being sent"));
         }
-        let mask = self.next_mask();
-        match self.extension.as_mut() {
-            Some(ext) => {
-                let mut encoded = BytesMut::new();
-                let rsv = ext.encode_message(opcode, payload, &mut encoded);
-                match rsv {
-                    Some(rsv) => {
-                        encode_frame(self.out.buf_mut(), true, rsv, opcode, mask, &encoded)
-                    }
-                    None => encode_frame(self.out.buf_mut(), true, 0, opcode, mask, payload),
-                }
+        match self.extension.as_ref().map(|e| e.encode_rsv(Some(payload.len()))) {
+            Some(rsv) if rsv != 0 && transform => self.write_encoded(opcode, rsv, payload, true),
+            _ => {
+                let mask = self.next_mask();
+                encode_frame(self.out.buf_mut(), true, 0, opcode, mask, payload);
+                Ok(())
             }
-            None => encode_frame(self.out.buf_mut(), true, 0, opcode, mask, payload),
         }
-        Ok(())
+    }
+
+    /// Queues a data frame whose payload the extension encodes, with `rsv` (0 on a
+    /// continuation). If the encoder fails (a local fault), the connection closes with 1011.
+    fn write_encoded(
+        &mut self,
+        opcode: OpCode,
+        rsv: u8,
+        payload: &[u8],
+        fin: bool,
+    ) -> Result<(), UsageError> {
+        let mask = self.next_mask();
+        let Some(ext) = self.extension.as_mut() else {
+            encode_frame(self.out.buf_mut(), fin, 0, opcode, mask, payload);
+            return Ok(());
+        };
+        match ext.encode(payload, fin) {
+            Ok(encoded) => {
+                encode_frame(self.out.buf_mut(), fin, rsv, opcode, mask, encoded);
+                Ok(())
+            }
+            Err(reason) => {
+                self.start_close(None, Some(CloseCode::INTERNAL_ERROR), reason);
+                Err(UsageError::Closed)
+            }
+        }
     }
 
     fn write_control(&mut self, opcode: OpCode, payload: &[u8]) {
@@ -752,7 +829,11 @@ impl Connection {
     /// Drops the message in assembly and the buffer that held it (the connection is ending).
     fn discard_rx_message(&mut self) {
         self.rx_in_place = None;
-        self.rx_message = None;
+        if let Some(RxMessage { ext_rsv: 1.., .. }) = self.rx_message.take() {
+            if let Some(ext) = self.extension.as_mut() {
+                ext.decode_abort();
+            }
+        }
         self.rx_buf = BytesMut::new();
     }
 
@@ -784,7 +865,7 @@ impl Connection {
             frame.offset += take;
             let done = frame.remaining == 0;
             if take > 0 {
-                self.append_payload(&header, offset, &input[..take])?;
+                self.append_payload(&header, offset, &mut input[..take])?;
                 input.advance(take);
             }
             if done {
@@ -849,11 +930,14 @@ impl Connection {
             // Reserve what arrived plus a bounded amount: a declared length costs nothing
             // until its bytes arrive. Reuses the last message's allocation once it was dropped.
             debug_assert!(self.rx_buf.is_empty());
-            self.rx_buf.reserve(len.min(input.len().max(4096)));
+            if header.rsv == 0 {
+                self.rx_buf.reserve(len.min(input.len().max(4096)));
+            }
             self.rx_message = Some(RxMessage {
                 opcode: header.opcode,
                 utf8: Utf8Validator::new(),
                 ext_rsv: header.rsv,
+                wire_len: 0,
             });
         }
         if len == 0 {
@@ -937,7 +1021,12 @@ impl Connection {
                 limit: self.config.max_frame_size,
             });
         }
-        let so_far = if self.rx_message.is_some() { self.rx_buf.len() as u64 } else { 0 };
+        // An encoded message counts its wire bytes here; the extension checks the decoded size.
+        let so_far = match &self.rx_message {
+            None => 0,
+            Some(m) if m.ext_rsv == 0 => self.rx_buf.len() as u64,
+            Some(m) => m.wire_len as u64,
+        };
         let total = so_far + h.payload_len;
         if total > self.config.max_message_size as u64 {
             return Err(ProtocolError::MessageTooLarge {
@@ -952,12 +1041,29 @@ impl Connection {
         &mut self,
         header: &FrameHeader,
         offset: usize,
-        data: &[u8],
+        data: &mut [u8],
     ) -> Result<(), ProtocolError> {
         let Some(msg) = self.rx_message.as_mut() else {
             // Invariant: an RxFrame for a data frame exists only with its RxMessage.
             return Err(ProtocolError::UnexpectedContinuation);
         };
+        if msg.ext_rsv != 0 {
+            // Encoded (RFC 7692 §7.2.2: inflated as it arrives): unmask where it lies in the
+            // input, which is consumed anyway, and let the extension decode it from there.
+            if let Some(key) = header.mask {
+                apply_mask(data, key, offset);
+            }
+            msg.wire_len += data.len();
+            let Some(ext) = self.extension.as_mut() else {
+                return Err(ProtocolError::ReservedBits(msg.ext_rsv));
+            };
+            let decoded = ext.decode(data, self.config.max_message_size)?;
+            // RFC 6455 §8.1: fail at the first invalid byte, inflated or not.
+            if msg.opcode == OpCode::Text {
+                msg.utf8.feed(decoded).map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            return Ok(());
+        }
         let start = self.rx_buf.len();
         self.rx_buf.put_slice(data);
         let piece = &mut self.rx_buf[start..];
@@ -965,7 +1071,7 @@ impl Connection {
             apply_mask(piece, key, offset);
         }
         // RFC 6455 §8.1 + Autobahn 6.4: fail at the first invalid byte, not at the end.
-        if msg.opcode == OpCode::Text && msg.ext_rsv == 0 {
+        if msg.opcode == OpCode::Text {
             msg.utf8.feed(piece).map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         Ok(())
@@ -975,20 +1081,27 @@ impl Connection {
         let Some(mut msg) = self.rx_message.take() else {
             return Ok(());
         };
-        let large = self.rx_buf.capacity() > MAX_KEPT_RX_CAPACITY;
-        let mut payload = self.rx_buf.split().freeze();
-        if large {
-            // The message keeps its bytes; the connection does not keep a buffer that size.
-            self.rx_buf = BytesMut::new();
-        }
-        if msg.ext_rsv != 0 {
-            if let Some(ext) = self.extension.as_mut() {
-                payload = ext.decode_message(msg.ext_rsv, payload)?;
-            }
+        let payload = if msg.ext_rsv != 0 {
+            let Some(ext) = self.extension.as_mut() else {
+                return Err(ProtocolError::ReservedBits(msg.ext_rsv));
+            };
+            let before = ext.decoded_len();
+            let payload = ext.decode_finish(self.config.max_message_size)?;
             if msg.opcode == OpCode::Text {
-                utf8::validate(&payload).map_err(|_| ProtocolError::InvalidUtf8)?;
+                let end = payload.get(before..).unwrap_or_default();
+                msg.utf8.feed(end).map_err(|_| ProtocolError::InvalidUtf8)?;
             }
-        } else if msg.opcode == OpCode::Text {
+            payload
+        } else {
+            let large = self.rx_buf.capacity() > MAX_KEPT_RX_CAPACITY;
+            let payload = self.rx_buf.split().freeze();
+            if large {
+                // The message keeps its bytes; the connection does not keep a buffer that size.
+                self.rx_buf = BytesMut::new();
+            }
+            payload
+        };
+        if msg.opcode == OpCode::Text {
             msg.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
         }
         let message = match msg.opcode {

@@ -149,6 +149,15 @@ pub enum HandshakeError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// The server's answer to an extension offer (RFC 7692 §5, §7.1 for permessage-deflate)
+    /// is malformed or grants something the client did not allow.
+    #[error("the server's Sec-WebSocket-Extensions answer {value:?} is not acceptable: {reason}")]
+    ExtensionResponse {
+        /// The server's answer (lossy UTF-8).
+        value: String,
+        /// Why the client refused it.
+        reason: &'static str,
+    },
     /// The random source ([`Config::random`](crate::Config::random)) failed while making a
     /// Sec-WebSocket-Key.
     #[error("could not generate a random Sec-WebSocket-Key: {0}")]

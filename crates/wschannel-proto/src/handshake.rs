@@ -477,7 +477,11 @@ impl HandshakeError {
             UnsupportedVersion(_) => 426,
             HeadTooLarge(_) | TooManyHeaders(_) => 431,
             Http(_) | Method(_) | Version | MissingHeader(_) | InvalidHeader { .. } => 400,
-            Status { .. } | AcceptMismatch | UnofferedSubprotocol(_) | UnofferedExtension(_) => 502,
+            Status { .. }
+            | AcceptMismatch
+            | UnofferedSubprotocol(_)
+            | UnofferedExtension(_)
+            | ExtensionResponse { .. } => 502,
             InvalidRequestHeader { .. } | Random(_) => 500,
         }
     }
@@ -804,7 +808,7 @@ fn require_token(
 
 /// Items of an HTTP comma list (RFC 9110 §5.6.1), trimmed, empty items skipped. Commas inside
 /// quoted strings (extension parameters) do not split.
-fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = value;
     std::iter::from_fn(move || loop {
         if rest.is_empty() {
@@ -834,13 +838,13 @@ fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// The extension name of one Sec-WebSocket-Extensions item (RFC 6455 §9.1): before any ';'.
-fn extension_name(item: &[u8]) -> &[u8] {
+pub(crate) fn extension_name(item: &[u8]) -> &[u8] {
     let end = item.iter().position(|&b| b == b';').unwrap_or(item.len());
     trim_ows(&item[..end])
 }
 
 /// Trims optional whitespace, SP and HTAB (RFC 9110 §5.6.3).
-fn trim_ows(v: &[u8]) -> &[u8] {
+pub(crate) fn trim_ows(v: &[u8]) -> &[u8] {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = v.iter().position(|b| !is_ows(b)).unwrap_or(v.len());
     let end = v.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
@@ -848,7 +852,7 @@ fn trim_ows(v: &[u8]) -> &[u8] {
 }
 
 /// RFC 9110 §5.6.2: token = 1*tchar.
-fn is_token(s: &str) -> bool {
+pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
@@ -1743,6 +1747,7 @@ mod tests {
             (AcceptMismatch, 502),
             (UnofferedSubprotocol(String::new()), 502),
             (UnofferedExtension(String::new()), 502),
+            (ExtensionResponse { value: String::new(), reason: "" }, 502),
             (bad_request_header("host", ""), 500),
             (Random(String::new()), 500),
         ];

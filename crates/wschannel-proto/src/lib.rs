@@ -42,6 +42,9 @@
 //!   they are ([`ProtocolError`], [`HandshakeError`], [`UsageError`]) and the [`Extension`] hook.
 //! - [`handshake`]: the opening handshake as pure functions that write a request or response
 //!   head and parse the peer's, bounded by [`Config::max_handshake_bytes`].
+//! - [`deflate`]: permessage-deflate (RFC 7692): [`DeflateConfig`] (set it in
+//!   [`Config::deflate`]), the negotiation in both roles and [`PerMessageDeflate`], the
+//!   [`Extension`] it installs.
 //! - [`outgoing`]: [`Outgoing`], the output queue a driver that writes vectored takes with
 //!   [`Connection::poll_transmit_vectored`] (large server payloads stay by reference).
 //! - [`random`]: the random source a client's masks and nonce come from ([`Config::random`]).
@@ -55,7 +58,8 @@
 //!
 //! # Crate features
 //!
-//! None yet. Permessage-deflate (RFC 7692) will arrive behind the [`Extension`] hook.
+//! None. Permessage-deflate (RFC 7692, [`deflate`]) is always built and off unless
+//! [`Config::deflate`] is set.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -66,6 +70,7 @@ mod error;
 mod extension;
 mod message;
 
+pub mod deflate;
 #[doc(hidden)]
 pub mod frame;
 pub mod handshake;
@@ -78,8 +83,9 @@ pub mod utf8;
 pub use close::{CloseCode, CloseFrame};
 pub use config::Config;
 pub use connection::{CloseInfo, Connection, Event, Initiator, Role, State};
+pub use deflate::{DeflateConfig, PerMessageDeflate};
 pub use error::{HandshakeError, ProtocolError, UsageError};
-pub use extension::Extension;
+pub use extension::{Extension, ExtensionStats};
 pub use frame::OpCode;
 pub use message::{ControlPayload, Message};
 pub use outgoing::Outgoing;

@@ -336,3 +336,60 @@ proptest! {
         prop_assert_eq!(events, expected);
     }
 }
+
+// ---- (e) permessage-deflate: any parameters, any payload, any split point ----
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn deflate_round_trips_at_any_split(
+        piece in vec(any::<u8>(), 0..400),
+        repeats in 1usize..20,
+        messages in 1usize..4,
+        cut in any::<prop::sample::Index>(),
+        client_bits in 9u8..=15,
+        server_bits in 9u8..=15,
+        client_nct in any::<bool>(),
+        server_nct in any::<bool>(),
+        fragment in any::<bool>(),
+    ) {
+        use wschannel_proto::deflate::{client_accept, client_offer, server_accept};
+        use wschannel_proto::DeflateConfig;
+        let client = DeflateConfig::default()
+            .threshold(0)
+            .max_window_bits(client_bits)
+            .no_context_takeover(client_nct);
+        let server = DeflateConfig::default()
+            .peer_max_window_bits(server_bits)
+            .peer_no_context_takeover(server_nct);
+        let (response, s_ext) = server_accept(Some(&client_offer(&client)), &server).unwrap();
+        let c_ext = client_accept(Some(&response), &client).unwrap().unwrap();
+        let now = Instant::now();
+        let mut c = Connection::new(Role::Client, Config::default(), now);
+        let mut s = Connection::new(Role::Server, Config::default(), now);
+        c.set_extension(Box::new(c_ext));
+        s.set_extension(Box::new(s_ext));
+        let payload = piece.repeat(repeats);
+        for _ in 0..messages {
+            if fragment {
+                let half = payload.len() / 2;
+                c.send_frame(OpCode::Binary, &payload[..half], false).unwrap();
+                c.send_frame(OpCode::Continuation, &payload[half..], true).unwrap();
+            } else {
+                c.send(Message::binary(payload.clone())).unwrap();
+            }
+        }
+        let mut wire = BytesMut::new();
+        c.poll_transmit(&mut wire);
+        let at = cut.index(wire.len() + 1);
+        let mut a = BytesMut::from(&wire[..at]);
+        let mut b = BytesMut::from(&wire[at..]);
+        s.handle_read(now, &mut a);
+        a.unsplit(b.split());
+        s.handle_read(now, &mut a);
+        for _ in 0..messages {
+            prop_assert_eq!(s.poll_event(), Some(Event::Message(Message::binary(payload.clone()))));
+        }
+        prop_assert_eq!(s.poll_event(), None);
+    }
+}

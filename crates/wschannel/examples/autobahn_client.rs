@@ -4,15 +4,23 @@
 //! AB_URL=ws://127.0.0.1:9001 AB_AGENT=wschannel \
 //!     cargo run -p wschannel --release --example autobahn_client
 //! ```
+//!
+//! With `AB_DEFLATE=1` it offers permessage-deflate (RFC 7692) on every connection, for
+//! sections 12 and 13.
 
 use futures_util::{SinkExt, StreamExt};
-use wschannel::{Channel, Message};
+use wschannel::{Channel, ClientBuilder, Config, DeflateConfig, Message};
 
 #[tokio::main]
 async fn main() -> Result<(), wschannel::Error> {
     let base = std::env::var("AB_URL").unwrap_or_else(|_| "ws://127.0.0.1:9001".to_owned());
     let base = base.trim_end_matches('/');
     let agent = std::env::var("AB_AGENT").unwrap_or_else(|_| "wschannel".to_owned());
+    let mut config = Config::default();
+    if std::env::var_os("AB_DEFLATE").is_some_and(|v| v == "1") {
+        config = config.deflate(Some(DeflateConfig::default()));
+    }
+    let client = ClientBuilder::new().config(config);
 
     let mut ws = wschannel::connect(&format!("{base}/getCaseCount")).await?;
     let count: u32 = match ws.next().await {
@@ -27,7 +35,7 @@ async fn main() -> Result<(), wschannel::Error> {
 
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
-        match wschannel::connect(&url).await {
+        match client.connect(&url).await {
             Ok(ws) => echo(ws).await,
             Err(e) => eprintln!("case {case}: {e}"),
         }

@@ -4,13 +4,14 @@
 //!
 //! ```text
 //! cargo run -p wschannel --release --example echo_server -- 127.0.0.1:9001
+//! AB_DEFLATE=1 cargo run -p wschannel --release --example echo_server   # permessage-deflate
 //! ```
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use wschannel::server::{accept_request, read_request, reject};
-use wschannel::{Config, Message};
+use wschannel::{Config, DeflateConfig, Message};
 
 const PAGE: &str = r#"<!doctype html>
 <meta charset="utf-8"><title>wschannel echo</title>
@@ -44,7 +45,10 @@ async fn main() -> std::io::Result<()> {
 async fn serve(mut tcp: TcpStream) -> Result<(), wschannel::Error> {
     let _ = tcp.set_nodelay(true);
     // Autobahn sends messages up to 16 MiB; the defaults (16 MiB frames, 64 MiB messages) fit.
-    let config = Config::default();
+    let mut config = Config::default();
+    if std::env::var_os("AB_DEFLATE").is_some_and(|v| v == "1") {
+        config = config.deflate(Some(DeflateConfig::default()));
+    }
     let (request, leftover) = read_request(&mut tcp, &config).await?;
     if !request.is_websocket_upgrade() {
         if request.method == "GET" && request.path == "/" {

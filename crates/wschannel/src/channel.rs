@@ -27,8 +27,10 @@ use futures_core::Stream;
 use futures_sink::Sink;
 use futures_util::task::AtomicWaker;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
+use wschannel_proto::deflate::{client_accept, client_offer, server_accept};
 use wschannel_proto::{
-    CloseCode, Config, ControlPayload, Initiator, Message, OpCode, Role, Utf8Bytes,
+    CloseCode, Config, ControlPayload, Extension, ExtensionStats, Initiator, Message, OpCode, Role,
+    Utf8Bytes,
 };
 
 use crate::client::MaybeTlsStream;
@@ -89,7 +91,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
     /// Runs the WebSocket protocol over `io`, a transport whose opening handshake already
     /// happened elsewhere (for example an upgraded HTTP connection).
     pub fn from_stream(io: S, role: Role, config: Config) -> Channel<S> {
-        Channel::new(io, role, config, None, BytesMut::new())
+        Channel::new(io, role, config, None, BytesMut::new(), None)
     }
 
     pub(crate) fn new(
@@ -98,8 +100,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Channel<S> {
         config: Config,
         protocol: Option<String>,
         leftover: BytesMut,
+        extension: Option<Box<dyn Extension>>,
     ) -> Channel<S> {
-        Channel { core: Core::new(io, role, config, leftover), protocol: protocol.map(Into::into) }
+        Channel {
+            core: Core::new(io, role, config, leftover, extension),
+            protocol: protocol.map(Into::into),
+        }
+    }
+
+    /// The extension the handshake negotiated (`permessage-deflate`), if any.
+    pub fn extension(&self) -> Option<&str> {
+        self.core.conn.extension().map(|e| e.name())
+    }
+
+    /// What the negotiated extension has compressed and inflated so far (messages, wire
+    /// bytes, payload bytes); `None` without an extension.
+    pub fn extension_stats(&self) -> Option<ExtensionStats> {
+        self.core.conn.extension().map(|e| e.stats())
+    }
+
+    /// Sends a text or binary message without compression even though permessage-deflate was
+    /// negotiated (for data that does not compress, or that must not share a compression
+    /// context with other data), then flushes. Otherwise as `SinkExt::send`.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after the close started; [`Error::Io`] when the transport failed.
+    pub async fn send_uncompressed(&mut self, msg: Message) -> Result<(), Error> {
+        poll_fn(|cx| self.core.poll_ready(cx)).await?;
+        self.core.conn.send_uncompressed(msg)?;
+        poll_fn(|cx| self.core.poll_flush(cx)).await
     }
 
     /// The subprotocol the handshake agreed on (`Sec-WebSocket-Protocol`), if any.
@@ -243,6 +272,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sender<S> {
     ) -> Result<(), Error> {
         poll_fn(|cx| self.shared.poll_tx(cx, Core::poll_ready)).await?;
         self.shared.lock().conn.send_frame(opcode, payload, fin)?;
+        poll_fn(|cx| self.shared.poll_tx(cx, Core::poll_flush)).await
+    }
+
+    /// Sends a message without compression (see [`Channel::send_uncompressed`]).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after the close started; [`Error::Io`] when the transport failed.
+    pub async fn send_uncompressed(&mut self, msg: Message) -> Result<(), Error> {
+        poll_fn(|cx| self.shared.poll_tx(cx, Core::poll_ready)).await?;
+        self.shared.lock().conn.send_uncompressed(msg)?;
         poll_fn(|cx| self.shared.poll_tx(cx, Core::poll_flush)).await
     }
 
@@ -529,9 +568,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> std::error::Error for ReuniteError<S> {}
 /// ```
 pub fn pair(config: Config) -> (Channel<DuplexStream>, Channel<DuplexStream>) {
     let (a, b) = tokio::io::duplex(64 << 10);
+    // With `Config::deflate`, both ends get permessage-deflate as a handshake would give it.
+    let (client_ext, server_ext) = match &config.deflate {
+        Some(d) => match server_accept(Some(&client_offer(d)), d) {
+            Some((answer, server)) => {
+                let client = client_accept(Some(&answer), d).ok().flatten();
+                let boxed =
+                    |e: wschannel_proto::PerMessageDeflate| Box::new(e) as Box<dyn Extension>;
+                (client.map(boxed), Some(boxed(server)))
+            }
+            None => (None, None),
+        },
+        None => (None, None),
+    };
     (
-        Channel::new(a, Role::Client, config.clone(), None, BytesMut::new()),
-        Channel::new(b, Role::Server, config, None, BytesMut::new()),
+        Channel::new(a, Role::Client, config.clone(), None, BytesMut::new(), client_ext),
+        Channel::new(b, Role::Server, config, None, BytesMut::new(), server_ext),
     )
 }
 

@@ -13,8 +13,9 @@ use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use url::{Host, Url};
+use wschannel_proto::deflate::{client_accept, client_offer};
 use wschannel_proto::handshake::{ClientHandshake, ClientRequest, Parsed, Response};
-use wschannel_proto::{Config, Role};
+use wschannel_proto::{Config, Extension, Role};
 
 use crate::channel::Channel;
 use crate::error::{Error, HttpRejection, Stage};
@@ -199,7 +200,8 @@ impl ClientBuilder {
             path: target.path.clone(),
             origin: self.origin.clone(),
             protocols: self.protocols.clone(),
-            extensions: None,
+            // RFC 7692 §5: offered only when the config turns it on.
+            extensions: self.config.deflate.as_ref().map(client_offer),
             headers: self.headers.clone(),
         };
         if target.secure {
@@ -365,7 +367,23 @@ where
             return Err(rejection(io, response, leftover).await);
         }
         let accepted = client.validate(&response)?;
-        return Ok(Channel::new(io, Role::Client, config.clone(), accepted.protocol, leftover));
+        let extension = match &config.deflate {
+            Some(d) => client_accept(accepted.extensions.as_deref(), d)?
+                .map(|e| Box::new(e) as Box<dyn Extension>),
+            None => None,
+        };
+        tracing::debug!(
+            extensions = accepted.extensions.as_deref().unwrap_or(""),
+            "websocket client handshake done"
+        );
+        return Ok(Channel::new(
+            io,
+            Role::Client,
+            config.clone(),
+            accepted.protocol,
+            leftover,
+            extension,
+        ));
     }
 }
 

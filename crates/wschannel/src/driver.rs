@@ -24,7 +24,9 @@ use std::time::Instant;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Sleep;
-use wschannel_proto::{CloseCode, Config, Connection, Event, Message, Outgoing, Role, State};
+use wschannel_proto::{
+    CloseCode, Config, Connection, Event, Extension, Message, Outgoing, Role, State,
+};
 
 use crate::error::Error;
 use crate::pool;
@@ -117,10 +119,19 @@ pub(crate) struct Core<S: AsyncRead + AsyncWrite + Unpin> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// A core for a transport whose opening handshake is done; `leftover` holds bytes read past
-    /// the handshake (the first frames).
-    pub(crate) fn new(io: S, role: Role, config: Config, mut leftover: BytesMut) -> Self {
+    /// the handshake (the first frames); `extension` is what the handshake negotiated.
+    pub(crate) fn new(
+        io: S,
+        role: Role,
+        config: Config,
+        mut leftover: BytesMut,
+        extension: Option<Box<dyn Extension>>,
+    ) -> Self {
         let now = now();
         let mut conn = Connection::new(role, config.clone(), now);
+        if let Some(ext) = extension {
+            conn.set_extension(ext);
+        }
         // Unfragmented frames complete in the read buffer and leave it without a copy.
         conn.set_in_place_limit(config.max_frame_size);
         if io.is_write_vectored() {

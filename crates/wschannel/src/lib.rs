@@ -10,7 +10,9 @@
 //! It does not: spawn tasks (a channel does its I/O when you poll it: keep polling — reading,
 //! or flushing — for pongs and the close reply to go out), run an HTTP server or router (read
 //! the request with [`server::read_request`] and answer plain HTTP yourself), follow redirects,
-//! use proxies, compress (permessage-deflate is not negotiated yet), or own a listener loop.
+//! use proxies, or own a listener loop. Permessage-deflate (RFC 7692) is negotiated when
+//! [`Config::deflate`] is set ([`DeflateConfig`]: level, size threshold, window bits, context
+//! takeover); [`Channel::send_uncompressed`] opts one message out.
 //!
 //! ```text
 //!                 application
@@ -91,8 +93,8 @@ pub use wschannel_proto::handshake::Request;
 /// operating system's by default).
 pub use wschannel_proto::random;
 pub use wschannel_proto::{
-    CloseCode, CloseFrame, Config, ControlPayload, HandshakeError, Initiator, Message, OpCode,
-    ProtocolError, Role, UsageError, Utf8Bytes,
+    CloseCode, CloseFrame, Config, ControlPayload, DeflateConfig, ExtensionStats, HandshakeError,
+    Initiator, Message, OpCode, ProtocolError, Role, UsageError, Utf8Bytes,
 };
 
 /// The crate's README (what crates.io shows), compiled and run as a doctest.

@@ -8,10 +8,11 @@
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use wschannel_proto::deflate::server_accept;
 use wschannel_proto::handshake::{
     parse_request, validate_request, write_accept, write_reject, Parsed, Request, Upgrade,
 };
-use wschannel_proto::{Config, HandshakeError, Role};
+use wschannel_proto::{Config, Extension, HandshakeError, Role};
 
 use crate::channel::Channel;
 use crate::error::Error;
@@ -190,9 +191,25 @@ where
             return Err(Error::Handshake(HandshakeError::UnofferedSubprotocol(p.clone())));
         }
     }
+    // RFC 7692 §5.1: answer the first acceptable permessage-deflate offer, if enabled.
+    let mut headers = Vec::new();
+    let mut extension: Option<Box<dyn Extension>> = None;
+    if let Some(d) = &config.deflate {
+        match server_accept(upgrade.extensions.as_deref(), d) {
+            Some((answer, ext)) => {
+                tracing::debug!(answer = %answer, "permessage-deflate accepted");
+                headers.push(("Sec-WebSocket-Extensions".to_owned(), answer));
+                extension = Some(Box::new(ext));
+            }
+            None => tracing::debug!(
+                offer = upgrade.extensions.as_deref().unwrap_or(""),
+                "no acceptable permessage-deflate offer; continuing uncompressed"
+            ),
+        }
+    }
     let mut out = Vec::new();
-    write_accept(upgrade, protocol.as_deref(), &[], &mut out);
+    write_accept(upgrade, protocol.as_deref(), &headers, &mut out);
     io.write_all(&out).await?;
     io.flush().await?;
-    Ok(Channel::new(io, Role::Server, config, protocol, leftover))
+    Ok(Channel::new(io, Role::Server, config, protocol, leftover, extension))
 }

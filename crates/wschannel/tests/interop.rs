@@ -18,8 +18,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 use wschannel::tls::{server_config, TlsAcceptor};
 use wschannel::{
-    accept_with, Channel, ClientBuilder, CloseCode, Config, ControlPayload, Initiator, Message,
-    OpCode,
+    accept_with, Channel, ClientBuilder, CloseCode, Config, ControlPayload, DeflateConfig,
+    ExtensionStats, Initiator, Message, OpCode,
 };
 
 /// The bound on every step; generous because the first run of a peer may be slow.
@@ -35,53 +35,82 @@ const SERVER_PROTOCOLS: [&str; 2] = ["chat", "superchat"];
 
 #[tokio::test]
 async fn our_client_python_server() {
-    our_client_dialogue(Peer::Python, None).await;
+    our_client_dialogue(Peer::Python, None, false).await;
 }
 
 #[tokio::test]
 async fn our_client_node_server() {
-    our_client_dialogue(Peer::Node, None).await;
+    our_client_dialogue(Peer::Node, None, false).await;
 }
 
 #[tokio::test]
 async fn python_client_our_server() {
-    their_client_dialogue(Peer::Python, None).await;
+    their_client_dialogue(Peer::Python, None, false).await;
 }
 
 #[tokio::test]
 async fn node_client_our_server() {
-    their_client_dialogue(Peer::Node, None).await;
+    their_client_dialogue(Peer::Node, None, false).await;
 }
 
 #[tokio::test]
 async fn our_client_python_server_wss() {
-    our_client_dialogue(Peer::Python, Some(&TestCert::new())).await;
+    our_client_dialogue(Peer::Python, Some(&TestCert::new()), false).await;
 }
 
 #[tokio::test]
 async fn our_client_node_server_wss() {
-    our_client_dialogue(Peer::Node, Some(&TestCert::new())).await;
+    our_client_dialogue(Peer::Node, Some(&TestCert::new()), false).await;
 }
 
 #[tokio::test]
 async fn python_client_our_server_wss() {
-    their_client_dialogue(Peer::Python, Some(&TestCert::new())).await;
+    their_client_dialogue(Peer::Python, Some(&TestCert::new()), false).await;
 }
 
 #[tokio::test]
 async fn node_client_our_server_wss() {
-    their_client_dialogue(Peer::Node, Some(&TestCert::new())).await;
+    their_client_dialogue(Peer::Node, Some(&TestCert::new()), false).await;
+}
+
+// Issue 8: the same dialogues with permessage-deflate on both sides (Python `websockets` with
+// its default compression, Node `ws` with `perMessageDeflate: true`).
+
+#[tokio::test]
+async fn our_client_python_server_deflate() {
+    our_client_dialogue(Peer::Python, None, true).await;
+}
+
+#[tokio::test]
+async fn our_client_node_server_deflate() {
+    our_client_dialogue(Peer::Node, None, true).await;
+}
+
+#[tokio::test]
+async fn python_client_our_server_deflate() {
+    their_client_dialogue(Peer::Python, None, true).await;
+}
+
+#[tokio::test]
+async fn node_client_our_server_deflate() {
+    their_client_dialogue(Peer::Node, None, true).await;
+}
+
+#[tokio::test]
+async fn node_client_our_server_deflate_wss() {
+    their_client_dialogue(Peer::Node, Some(&TestCert::new()), true).await;
 }
 
 // ---- our client, their server ----------------------------------------------------------------
 
 /// Starts `peer`'s echo server (TLS with `tls`), runs the whole dialogue over one connection,
-/// closes with 4001, then has the server close a second connection with 4003.
-async fn our_client_dialogue(peer: Peer, tls: Option<&TestCert>) {
-    let mut server = PeerServer::start(peer, tls).await;
+/// closes with 4001, then has the server close a second connection with 4003. With `deflate`
+/// both ends use permessage-deflate, and messages over 1 KiB go compressed both ways.
+async fn our_client_dialogue(peer: Peer, tls: Option<&TestCert>, deflate: bool) {
+    let mut server = PeerServer::start(peer, tls, deflate).await;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     let url = format!("{scheme}://127.0.0.1:{}/", server.port);
-    let mut builder = ClientBuilder::new().config(config());
+    let mut builder = ClientBuilder::new().config(config(deflate));
     for p in CLIENT_PROTOCOLS {
         builder = builder.protocol(p);
     }
@@ -91,9 +120,18 @@ async fn our_client_dialogue(peer: Peer, tls: Option<&TestCert>) {
 
     let mut ws = within("connect", builder.connect(&url)).await.unwrap();
     assert_eq!(ws.protocol(), Some("chat"));
+    assert_eq!(ws.extension(), deflate.then_some("permessage-deflate"));
     for msg in echo_messages() {
         send(&mut ws, msg.clone()).await;
         assert_eq!(recv(&mut ws).await, msg);
+    }
+    if deflate {
+        // What went over our threshold went compressed; what they compressed (both compress
+        // the 3 KiB text and the 1 MiB binary) we inflated.
+        let stats = ws.extension_stats().unwrap();
+        assert!(stats.messages_out >= 3 && stats.messages_in >= 2, "{stats:?}");
+        assert!(stats.wire_bytes_in < stats.bytes_in / 4, "{stats:?}");
+        assert!(stats.wire_bytes_out < stats.bytes_out / 4, "{stats:?}");
     }
 
     // We fragment; they reassemble and echo one message.
@@ -142,7 +180,8 @@ async fn our_client_dialogue(peer: Peer, tls: Option<&TestCert>) {
 // ---- their client, our server ----------------------------------------------------------------
 
 /// Runs `peer`'s client dialogue against one connection of our echo server (TLS with `tls`).
-async fn their_client_dialogue(peer: Peer, tls: Option<&TestCert>) {
+/// Both peers' clients offer permessage-deflate; our server takes it with `deflate`.
+async fn their_client_dialogue(peer: Peer, tls: Option<&TestCert>, deflate: bool) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let acceptor = tls.map(|c| {
@@ -153,8 +192,8 @@ async fn their_client_dialogue(peer: Peer, tls: Option<&TestCert>) {
     let server = tokio::spawn(async move {
         let (tcp, _) = listener.accept().await.unwrap();
         match acceptor {
-            Some(acceptor) => echo_server(acceptor.accept(tcp).await.unwrap()).await,
-            None => echo_server(tcp).await,
+            Some(acceptor) => echo_server(acceptor.accept(tcp).await.unwrap(), deflate).await,
+            None => echo_server(tcp, deflate).await,
         }
     });
 
@@ -180,22 +219,37 @@ async fn their_client_dialogue(peer: Peer, tls: Option<&TestCert>) {
         "OK fragmented",
         "OK ping",
         "CLOSE 4002 client bye",
+        if deflate { "EXTENSIONS permessage-deflate" } else { "EXTENSIONS none" },
     ] {
         assert!(stdout.lines().any(|l| l == line), "missing {line:?} in:\n{stdout}\n{stderr}");
     }
 
-    let (close_code, close_reason) = within("our server", server).await.unwrap();
+    let (close_code, close_reason, stats) = within("our server", server).await.unwrap();
     assert_eq!(close_code, Some(code(4002)));
     assert_eq!(close_reason.as_deref(), Some("client bye"));
+    match stats {
+        // Their 1 MiB message came compressed and went back compressed.
+        Some(s) => {
+            assert!(deflate);
+            assert!(s.messages_in >= 1 && s.messages_out >= 1, "{s:?}");
+            assert!(s.bytes_in >= 1 << 20 && s.wire_bytes_in < s.bytes_in / 4, "{s:?}");
+            assert!(s.bytes_out >= 1 << 20 && s.wire_bytes_out < s.bytes_out / 4, "{s:?}");
+        }
+        None => assert!(!deflate, "our server did not negotiate permessage-deflate"),
+    }
 }
 
 /// Accepts one connection, choosing the first of [`SERVER_PROTOCOLS`] the client offered, and
-/// echoes data messages until the stream ends; returns the close code and reason.
-async fn echo_server<IO>(io: IO) -> (Option<CloseCode>, Option<String>)
+/// echoes data messages until the stream ends; returns the close code and reason, and what the
+/// extension compressed.
+async fn echo_server<IO>(
+    io: IO,
+    deflate: bool,
+) -> (Option<CloseCode>, Option<String>, Option<ExtensionStats>)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let mut ws = accept_with(io, config(), |req| {
+    let mut ws = accept_with(io, config(deflate), |req| {
         let offered = req.protocols();
         Ok(SERVER_PROTOCOLS.iter().find(|p| offered.iter().any(|o| o == *p)).map(|p| p.to_string()))
     })
@@ -207,14 +261,17 @@ where
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => {}
         }
     }
-    (ws.close_code(), ws.close_reason().map(|r| r.to_string()))
+    (ws.close_code(), ws.close_reason().map(|r| r.to_string()), ws.extension_stats())
 }
 
 // ---- the dialogue's pieces -------------------------------------------------------------------
 
 /// Limits that fit the 1 MiB message with room to spare; the peers allow 16 MiB too.
-fn config() -> Config {
-    Config::default().max_frame_size(16 << 20).max_message_size(16 << 20)
+fn config(deflate: bool) -> Config {
+    Config::default()
+        .max_frame_size(16 << 20)
+        .max_message_size(16 << 20)
+        .deflate(deflate.then(DeflateConfig::default))
 }
 
 /// The messages the dialogue echoes, as py_client.py and node_client.mjs send them.
@@ -225,6 +282,8 @@ fn echo_messages() -> Vec<Message> {
         Message::text(""),
         Message::binary(Vec::new()),
         Message::binary((0..1u32 << 20).map(|i| (i % 251) as u8).collect::<Vec<u8>>()),
+        // Above Node's 1 KiB compression threshold.
+        Message::text("a line of text that compresses well; ".repeat(80)),
     ]
 }
 
@@ -317,8 +376,12 @@ struct PeerServer {
 
 impl PeerServer {
     /// Starts `peer`'s server (with TLS when `tls` is given) and reads its `PORT n` line.
-    async fn start(peer: Peer, tls: Option<&TestCert>) -> PeerServer {
+    /// Python `websockets` always accepts permessage-deflate; Node `ws` with `deflate`.
+    async fn start(peer: Peer, tls: Option<&TestCert>, deflate: bool) -> PeerServer {
         let PeerCommand { mut cmd, _staging } = peer.command(Side::Server);
+        if deflate {
+            cmd.env("WS_DEFLATE", "1");
+        }
         if let Some(cert) = tls {
             cmd.arg(&cert.cert_path).arg(&cert.key_path);
         }

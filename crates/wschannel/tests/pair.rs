@@ -95,3 +95,49 @@ async fn big_messages_cross_in_both_directions_at_once() {
     .await;
     drop((a.unwrap(), b.unwrap()));
 }
+
+/// Issue 8: off by default; with `Config::deflate` both ends compress what is over the
+/// threshold, `send_uncompressed` opts one message out, and a bomb ends with 1009.
+#[tokio::test]
+async fn deflate_threshold_opt_out_and_limit() {
+    let (client, _) = pair(Config::default());
+    assert_eq!(client.extension(), None);
+    assert_eq!(client.extension_stats(), None);
+
+    let deflate = wschannel::DeflateConfig::default().threshold(100).level(1);
+    let config = Config::default().max_message_size(64 << 10).deflate(Some(deflate));
+    let (mut client, mut server) = pair(config);
+    assert_eq!(client.extension(), Some("permessage-deflate"));
+    assert_eq!(server.extension(), Some("permessage-deflate"));
+    let big = Message::text("compress me, ".repeat(100));
+    for msg in [Message::text("small"), big.clone()] {
+        within(client.send(msg.clone())).await.unwrap();
+        assert_eq!(within(server.next()).await.unwrap().unwrap(), msg);
+    }
+    within(client.send_uncompressed(big.clone())).await.unwrap();
+    assert_eq!(within(server.next()).await.unwrap().unwrap(), big);
+    let stats = client.extension_stats().unwrap();
+    assert_eq!((stats.messages_out, stats.bytes_out), (1, big.len() as u64));
+    assert!(stats.wire_bytes_out < 100, "{stats:?}");
+    assert_eq!(server.extension_stats().unwrap().messages_in, 1);
+
+    // 1 MiB of zeros, a few KiB compressed, against a 64 KiB limit.
+    within(client.send(Message::binary(vec![0u8; 1 << 20]))).await.unwrap();
+    let err = within(server.next()).await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("exceeds the limit"), "{err}");
+    let (_, end) = within(async { tokio::join!(client.next(), server.next()) }).await;
+    assert!(end.is_none());
+    assert_eq!(server.close_code(), Some(CloseCode::MESSAGE_TOO_BIG));
+}
+
+#[tokio::test]
+async fn a_split_sender_opts_out_of_compression() {
+    let deflate = wschannel::DeflateConfig::default().threshold(0);
+    let (client, mut server) = pair(Config::default().deflate(Some(deflate)));
+    let (mut tx, _rx) = client.split();
+    within(tx.send(Message::text("compressed"))).await.unwrap();
+    within(tx.send_uncompressed(Message::text("as is"))).await.unwrap();
+    assert_eq!(within(server.next()).await.unwrap().unwrap(), Message::text("compressed"));
+    assert_eq!(within(server.next()).await.unwrap().unwrap(), Message::text("as is"));
+    assert_eq!(server.extension_stats().unwrap().messages_in, 1);
+}

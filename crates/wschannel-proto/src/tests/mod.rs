@@ -1,5 +1,6 @@
 //! Client<->server behaviour through an in-memory [`Pair`] with a fake clock.
 
+mod deflate;
 mod pair;
 
 use std::time::{Duration, Instant};

@@ -28,6 +28,22 @@ impl Pair {
         }
     }
 
+    /// A pair with permessage-deflate negotiated from these configs, as the handshake would.
+    pub fn with_deflate(
+        config: Config,
+        client: &crate::DeflateConfig,
+        server: &crate::DeflateConfig,
+    ) -> Self {
+        use crate::deflate::{client_accept, client_offer, server_accept};
+        let mut p = Pair::new(config);
+        let offer = client_offer(client);
+        let (response, s) = server_accept(Some(&offer), server).expect("offer accepted");
+        let c = client_accept(Some(&response), client).expect("valid answer").expect("accepted");
+        p.client.set_extension(Box::new(c));
+        p.server.set_extension(Box::new(s));
+        p
+    }
+
     pub fn advance(&mut self, d: Duration) {
         self.now += d;
     }
