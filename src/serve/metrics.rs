@@ -33,12 +33,41 @@ pub enum Direction {
     Sent = 1,
 }
 
-impl Metrics {
+/// One connection's message counts since they were last added to the shared [`Metrics`]: the
+/// echo loop counts here (no atomic operation per message) and adds them when it waits.
+#[derive(Debug, Default)]
+pub struct MessageCounts {
+    /// `[direction][type]`, as in [`Metrics`].
+    messages: [[u64; 2]; 2],
+    bytes: [[u64; 2]; 2],
+    any: bool,
+}
+
+impl MessageCounts {
     /// Counts a text (`binary == false`) or binary message of `len` payload bytes.
-    pub fn message(&self, dir: Direction, binary: bool, len: usize) {
+    pub fn message(&mut self, dir: Direction, binary: bool, len: usize) {
         let (d, t) = (dir as usize, usize::from(binary));
-        self.messages[d][t].fetch_add(1, Relaxed);
-        self.bytes[d][t].fetch_add(len as u64, Relaxed);
+        self.messages[d][t] += 1;
+        self.bytes[d][t] += len as u64;
+        self.any = true;
+    }
+}
+
+impl Metrics {
+    /// Adds `counts` to the shared counters and clears them.
+    pub fn add(&self, counts: &mut MessageCounts) {
+        if !std::mem::take(&mut counts.any) {
+            return;
+        }
+        for d in 0..2 {
+            for t in 0..2 {
+                let n = std::mem::take(&mut counts.messages[d][t]);
+                if n > 0 {
+                    self.messages[d][t].fetch_add(n, Relaxed);
+                    self.bytes[d][t].fetch_add(std::mem::take(&mut counts.bytes[d][t]), Relaxed);
+                }
+            }
+        }
     }
 
     /// Adds a finished connection's permessage-deflate counts.
@@ -169,14 +198,20 @@ mod tests {
     #[test]
     fn renders_labels_and_counts() {
         let m = Metrics::default();
+        let mut counts = MessageCounts::default();
         for _ in 0..3 {
-            m.message(Direction::Received, false, 5);
+            counts.message(Direction::Received, false, 5);
         }
+        counts.message(Direction::Sent, true, 7);
+        m.add(&mut counts);
+        m.add(&mut counts);
         m.handshake_failed("bad_version");
         m.closed_with(1000);
         m.closed_with(1000);
         let text = m.render();
         assert!(text.contains("wschannel_messages_received_total{type=\"text\"} 3\n"), "{text}");
+        assert!(text.contains("wschannel_messages_sent_total{type=\"binary\"} 1\n"), "{text}");
+        assert!(text.contains("wschannel_bytes_received_total{type=\"text\"} 15\n"), "{text}");
         assert!(text.contains("wschannel_handshake_failures_total{reason=\"bad_version\"} 1\n"));
         assert!(text.contains("wschannel_close_codes_total{code=\"1000\"} 2\n"));
         assert!(text.contains("# TYPE wschannel_connections_open gauge\n"));

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{ready, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -25,7 +25,7 @@ use wschannel::{CloseCode, Config, DeflateConfig, Message};
 
 use crate::args::ServeArgs;
 use log_limit::LogLimit;
-use metrics::{Direction, Metrics};
+use metrics::{Direction, MessageCounts, Metrics};
 
 /// The browser test page, served at `/`.
 const PAGE: &str = include_str!("page.html");
@@ -259,8 +259,10 @@ impl Server {
             let _ = ws.feed(Message::text(greeting.as_str())).await;
         }
         let idle = self.args.idle_timeout;
-        let mut last_activity = tokio::time::Instant::now();
-        let timer = tokio::time::sleep_until(last_activity + idle);
+        let mut activity = Activity::new();
+        let timer = tokio::time::sleep_until(activity.settle() + idle);
+        // Message counts go to the shared metrics in one go when the connection waits.
+        let mut counts = MessageCounts::default();
         tokio::pin!(timer);
         // Whether the shutdown signal and the timer hold this task's waker. Once they do, they
         // keep it until they fire (or the timer is reset), so while messages flow they are not
@@ -291,6 +293,8 @@ impl Server {
                 } else if timer.is_elapsed() {
                     return Poll::Ready(Woke::Timer);
                 }
+                activity.settle();
+                self.metrics.add(&mut counts);
                 Poll::Pending
             })
             .await;
@@ -301,7 +305,7 @@ impl Server {
                     break;
                 }
                 Woke::Timer => {
-                    if idled_out(timer.as_mut(), last_activity + idle) {
+                    if idled_out(timer.as_mut(), activity.settle() + idle) {
                         let _ = ws.close(CloseCode::NORMAL, "idle timeout").await;
                         break;
                     }
@@ -309,7 +313,7 @@ impl Server {
                     continue;
                 }
             };
-            last_activity = tokio::time::Instant::now();
+            activity.mark();
             let msg = match next {
                 Some(Ok(msg)) => msg,
                 // The peer broke the protocol: the library has sent the close code.
@@ -326,28 +330,25 @@ impl Server {
                 _ => continue,
             };
             let len = msg.len();
-            self.metrics.message(Direction::Received, binary, len);
+            counts.message(Direction::Received, binary, len);
             // `feed` waits while the write buffer is full (a client that does not read): the
             // idle deadline then ends the connection, so memory stays bounded. The timer may
             // still be set for an earlier deadline: moving it must not drop the echo.
-            let fed = {
-                let feed = ws.feed(msg);
-                tokio::pin!(feed);
-                loop {
-                    tokio::select! {
-                        biased;
-                        fed = &mut feed => break Some(fed),
-                        () = &mut timer => {
-                            if idled_out(timer.as_mut(), last_activity + idle) {
-                                break None;
-                            }
-                            timer_armed = false;
-                        }
-                    }
+            // (`feed` by hand: room in the write buffer, or the idle deadline, first.)
+            let ready = poll_fn(|cx| loop {
+                if let Poll::Ready(ready) = ws.poll_ready_unpin(cx) {
+                    return Poll::Ready(Some(ready));
                 }
-            };
+                ready!(timer.as_mut().poll(cx));
+                if idled_out(timer.as_mut(), activity.settle() + idle) {
+                    return Poll::Ready(None);
+                }
+                timer_armed = false;
+            })
+            .await;
+            let fed = ready.map(|ready| ready.and_then(|()| ws.start_send_unpin(msg)));
             match fed {
-                Some(Ok(())) => self.metrics.message(Direction::Sent, binary, len),
+                Some(Ok(())) => counts.message(Direction::Sent, binary, len),
                 Some(Err(_)) => {}
                 None => {
                     tracing::debug!("client stopped reading; closing");
@@ -360,6 +361,7 @@ impl Server {
                 }
             }
         }
+        self.metrics.add(&mut counts);
         ws
     }
 
@@ -386,6 +388,33 @@ impl Server {
         io.write_all(head.as_bytes()).await?;
         io.write_all(body.as_bytes()).await?;
         io.shutdown().await
+    }
+}
+
+/// When a connection last received anything, read from the clock once per burst rather than
+/// per message: a message only marks the connection active, and the time is taken when it next
+/// waits (or its timer fires), which is when the deadline is needed.
+struct Activity {
+    at: tokio::time::Instant,
+    marked: bool,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity { at: tokio::time::Instant::now(), marked: false }
+    }
+
+    fn mark(&mut self) {
+        self.marked = true;
+    }
+
+    /// The time of the last activity (now, if some was marked since the last call).
+    fn settle(&mut self) -> tokio::time::Instant {
+        if self.marked {
+            self.at = tokio::time::Instant::now();
+            self.marked = false;
+        }
+        self.at
     }
 }
 
