@@ -14,6 +14,11 @@
 //!   reaches the read budget, or while the peer has made us queue more replies than
 //!   `write_buffer_size` without reading them. The write buffer is bounded by the sender's
 //!   backpressure (`poll_ready`).
+//! - Buffers: a connection that waits for its transport gives every empty buffer (read,
+//!   write, the connection's output) to a per-thread pool, so an idle connection holds none,
+//!   and takes them back when traffic comes (no allocation in steady state). A server's large
+//!   payloads (from [`VECTORED_MIN`]) are written from the message's own memory, header and
+//!   payload in one vectored write (see `wschannel_proto::Outgoing`).
 
 use std::future::Future;
 use std::io::{self, IoSlice};
@@ -31,8 +36,8 @@ use wschannel_proto::{
 use crate::error::Error;
 use crate::pool;
 
-/// The read buffer's starting size, and what an idle connection may keep of it: a 4 KiB
-/// message with its header fits, so that it is handed out without a copy.
+/// The read buffer's starting size: a 4 KiB message with its header fits, so that it is
+/// handed out without a copy.
 const READ_MIN: usize = 8 << 10;
 /// The largest read asked of the transport at once: a burst of pipelined messages is read
 /// (and its echoes written) in one system call each.
