@@ -10,7 +10,7 @@ use std::sync::Mutex;
 pub struct Metrics {
     pub connections_open: AtomicU64,
     pub connections_total: AtomicU64,
-    /// `[direction][type]`: messages and payload bytes (see [`Metrics::message`]).
+    /// `[direction][type]`: messages and payload bytes (see [`MessageCounts::message`] and [`Metrics::add`]).
     messages: [[AtomicU64; 2]; 2],
     bytes: [[AtomicU64; 2]; 2],
     /// Connections that negotiated permessage-deflate, and `[direction]`: compressed messages,
