@@ -412,7 +412,7 @@ where
     let headers = response
         .headers
         .iter()
-        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+        .map(|(k, v)| (k.to_owned(), String::from_utf8_lossy(v).into_owned()))
         .collect();
     Error::Http(Box::new(HttpRejection {
         status: response.status,

@@ -9,7 +9,7 @@ use crate::error::HandshakeError;
 use crate::random::SecureRandom;
 
 use super::headers::*;
-use super::{accept_key, Parsed};
+use super::{accept_key, Parsed, ResponseReader};
 
 /// What a client asks for in its opening handshake.
 ///
@@ -87,8 +87,10 @@ impl ClientHandshake {
         &self.key
     }
 
-    /// Parses the server's response head, bounded by `config.max_handshake_bytes` and
-    /// `config.max_headers`. Does not validate it: see [`ClientHandshake::validate`].
+    /// Parses the server's response head from `buf` in one go, bounded by
+    /// `config.max_handshake_bytes` and `config.max_headers`. Does not validate it: see
+    /// [`ClientHandshake::validate`]. A caller that reads the response in segments keeps one
+    /// [`ResponseReader`] instead, which looks at each byte once.
     ///
     /// # Errors
     ///
@@ -100,25 +102,7 @@ impl ClientHandshake {
         buf: &[u8],
         config: &Config,
     ) -> Result<Parsed<Response>, HandshakeError> {
-        let limit = config.max_handshake_bytes;
-        let window = &buf[..buf.len().min(limit)];
-        let mut headers = vec![httparse::EMPTY_HEADER; config.max_headers];
-        let mut resp = httparse::Response::new(&mut headers);
-        match resp.parse(window) {
-            Ok(httparse::Status::Complete(consumed)) => Ok(Parsed::Complete {
-                // httparse fills version, code and reason on Complete; the defaults are
-                // unreachable.
-                value: Response {
-                    version: resp.version.unwrap_or_default(),
-                    status: resp.code.unwrap_or_default(),
-                    reason: resp.reason.unwrap_or_default().to_owned(),
-                    headers: owned_headers(resp.headers),
-                },
-                consumed,
-            }),
-            Ok(httparse::Status::Partial) => partial_or_too_large(buf, limit),
-            Err(e) => Err(map_httparse(e, config)),
-        }
+        ResponseReader::new(config).read(buf)
     }
 
     /// Validates a parsed response (RFC 6455 §4.1, the client's checks of the server's
@@ -143,19 +127,19 @@ impl ClientHandshake {
         }
         // RFC 6455 §4.1 items 2 and 3 (client's checks): Upgrade is "websocket" and
         // Connection holds "Upgrade", both ASCII case-insensitive.
-        require_token(&resp.headers, "Upgrade", "websocket")?;
-        require_token(&resp.headers, "Connection", "upgrade")?;
+        resp.headers.require_token("Upgrade", "websocket")?;
+        resp.headers.require_token("Connection", "upgrade")?;
 
         // RFC 6455 §4.1 item 4 (client's checks), §11.3.3: exactly one Sec-WebSocket-Accept,
         // equal to base64(SHA-1(key ++ GUID)) after trimming whitespace.
-        let accept = single_header(&resp.headers, "Sec-WebSocket-Accept")?;
+        let accept = resp.headers.single("Sec-WebSocket-Accept")?;
         if trim_ows(accept) != self.accept.as_bytes() {
             return Err(HandshakeError::AcceptMismatch);
         }
 
         // RFC 6455 §4.1 item 5 (client's checks): every extension in the response must have
         // been offered.
-        let extensions = joined(&resp.headers, "Sec-WebSocket-Extensions");
+        let extensions = resp.headers.joined("Sec-WebSocket-Extensions").unwrap_or_default();
         let offered: Vec<&[u8]> = self
             .extensions
             .as_deref()
@@ -173,7 +157,7 @@ impl ClientHandshake {
         // RFC 6455 §4.1 item 6 (client's checks), §11.3.4: at most one Sec-WebSocket-Protocol,
         // holding one of the offered values. Several values (two headers, or a comma list)
         // never equal a single offer, so they fail the same way.
-        let protocol = match joined_opt(&resp.headers, "Sec-WebSocket-Protocol") {
+        let protocol = match resp.headers.joined("Sec-WebSocket-Protocol") {
             None => None,
             Some(chosen) => {
                 let chosen = trim_ows(&chosen);
@@ -198,13 +182,13 @@ pub struct Response {
     /// Reason phrase.
     pub reason: String,
     /// Headers in the order received; values as sent (not trimmed).
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: Headers,
 }
 
 impl Response {
     /// The first header named `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        header_values(&self.headers, name).next()
+        self.headers.get(name)
     }
 }
 
@@ -217,25 +201,9 @@ pub struct Accepted {
     pub extensions: Option<String>,
 }
 
-/// Headers a [`ClientRequest`] may not set through `headers`: the handshake writes them itself,
-/// or (Content-Length, Transfer-Encoding) they would make the server read the WebSocket stream
-/// as a request body.
-const CLIENT_OWN_HEADERS: &[&str] = &[
-    "Host",
-    "Upgrade",
-    "Connection",
-    "Origin",
-    "Sec-WebSocket-Key",
-    "Sec-WebSocket-Version",
-    "Sec-WebSocket-Protocol",
-    "Sec-WebSocket-Extensions",
-    "Content-Length",
-    "Transfer-Encoding",
-];
-
 fn check_request(req: &ClientRequest, key: &str) -> Result<(), HandshakeError> {
     // RFC 6455 §4.1 item 7: the key is base64 of 16 bytes.
-    if !BASE64.decode(key).is_ok_and(|k| k.len() == 16) {
+    if !is_valid_key(key.as_bytes()) {
         return Err(bad_request_header("key", "Sec-WebSocket-Key must be base64 of 16 bytes"));
     }
     // RFC 6455 §4.1 item 4: Host is required; RFC 3986 host[:port] has no spaces or controls.
@@ -278,7 +246,7 @@ fn check_request(req: &ClientRequest, key: &str) -> Result<(), HandshakeError> {
     }
     for (name, value) in &req.headers {
         check_header(name, value)?;
-        if CLIENT_OWN_HEADERS.iter().any(|own| own.eq_ignore_ascii_case(name)) {
+        if is_own_header(name, Heads::REQUEST) {
             return Err(bad_request_header(
                 name,
                 "set by the handshake itself; use the ClientRequest field",

@@ -1,9 +1,150 @@
-//! Helpers shared by both sides: header lookups, HTTP list and token grammar, writers.
+//! Header fields: the [`Headers`] of a parsed head, the HTTP list and token grammar, the one
+//! list of headers the handshake writes itself, and the writers.
 
-use crate::config::Config;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
 use crate::error::HandshakeError;
 
-use super::Parsed;
+/// The header fields of a parsed head, in the order received; values as sent (not trimmed).
+///
+/// Names compare ASCII case-insensitively (RFC 9110 §5.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<(String, Vec<u8>)>);
+
+impl Headers {
+    /// The first value of the header `name`.
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.get_all(name).next()
+    }
+
+    /// Every value of the header `name`, in the order received.
+    pub fn get_all<'a: 'n, 'n>(&'a self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n {
+        self.0.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
+    }
+
+    /// Every header as (name, value), in the order received.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_slice()))
+    }
+
+    /// How many header lines the head had.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when the head had no header lines.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The header's value when it appears exactly once.
+    pub(crate) fn single(&self, name: &'static str) -> Result<&[u8], HandshakeError> {
+        let mut values = self.get_all(name);
+        let first = values.next().ok_or(HandshakeError::MissingHeader(name))?;
+        if values.next().is_some() {
+            return Err(invalid(name, &self.joined(name).unwrap_or_default()));
+        }
+        Ok(first)
+    }
+
+    /// All values of a header joined with ", " (RFC 9110 §5.3), or `None` when absent.
+    pub(crate) fn joined(&self, name: &str) -> Option<Vec<u8>> {
+        let mut values = self.get_all(name);
+        let mut all = values.next()?.to_vec();
+        for v in values {
+            all.extend_from_slice(b", ");
+            all.extend_from_slice(v);
+        }
+        Some(all)
+    }
+
+    /// True when some `name` header holds `token` in its comma list (ASCII case-insensitive).
+    pub(crate) fn has_token(&self, name: &str, token: &str) -> bool {
+        self.get_all(name)
+            .flat_map(list_items)
+            .any(|item| item.eq_ignore_ascii_case(token.as_bytes()))
+    }
+
+    /// `Ok` when some `name` header holds `token`; else `MissingHeader` or `InvalidHeader`.
+    pub(crate) fn require_token(
+        &self,
+        name: &'static str,
+        token: &str,
+    ) -> Result<(), HandshakeError> {
+        if self.has_token(name, token) {
+            return Ok(());
+        }
+        match self.joined(name) {
+            None => Err(HandshakeError::MissingHeader(name)),
+            Some(v) => Err(invalid(name, &v)),
+        }
+    }
+}
+
+impl From<Vec<(String, Vec<u8>)>> for Headers {
+    fn from(headers: Vec<(String, Vec<u8>)>) -> Self {
+        Headers(headers)
+    }
+}
+
+impl From<&[httparse::Header<'_>]> for Headers {
+    fn from(headers: &[httparse::Header<'_>]) -> Self {
+        Headers(headers.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect())
+    }
+}
+
+/// The heads the handshake writes, as a bit set: where a header in [`OWN_HEADERS`] is the
+/// handshake's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Heads(u8);
+
+impl Heads {
+    /// The client's request (RFC 6455 §4.1).
+    pub(crate) const REQUEST: Heads = Heads(1);
+    /// The server's 101 (RFC 6455 §4.2.2).
+    pub(crate) const ACCEPT: Heads = Heads(2);
+    /// A rejection other than 426.
+    pub(crate) const REJECT: Heads = Heads(4);
+    /// A 426 Upgrade Required (RFC 6455 §4.4).
+    pub(crate) const REJECT_426: Heads = Heads(8);
+    const ALL: Heads = Heads(15);
+
+    const fn or(self, other: Heads) -> Heads {
+        Heads(self.0 | other.0)
+    }
+}
+
+/// The one list of headers the handshake writes itself, and in which heads; a caller's extra
+/// header of the same name is refused ([`ClientRequest`](super::ClientRequest)) or skipped
+/// ([`write_accept`](super::write_accept), [`write_reject`](super::write_reject)). The body
+/// framing headers are reserved everywhere: a caller's Content-Length or Transfer-Encoding
+/// would make the peer read the WebSocket stream as a body (RFC 9112 §6).
+const OWN_HEADERS: &[(&str, Heads)] = &[
+    ("Host", Heads::REQUEST),
+    ("Origin", Heads::REQUEST),
+    ("Upgrade", Heads::REQUEST.or(Heads::ACCEPT).or(Heads::REJECT_426)),
+    ("Connection", Heads::ALL),
+    ("Sec-WebSocket-Key", Heads::REQUEST),
+    ("Sec-WebSocket-Version", Heads::REQUEST.or(Heads::REJECT_426)),
+    ("Sec-WebSocket-Protocol", Heads::REQUEST.or(Heads::ACCEPT)),
+    // A server passes its negotiated answer as an extra header, so only the request owns it.
+    ("Sec-WebSocket-Extensions", Heads::REQUEST),
+    ("Sec-WebSocket-Accept", Heads::ACCEPT),
+    ("Content-Type", Heads::REJECT.or(Heads::REJECT_426)),
+    ("Content-Length", Heads::ALL),
+    ("Transfer-Encoding", Heads::ALL),
+];
+
+/// True when the handshake writes `name` itself in `head`.
+pub(crate) fn is_own_header(name: &str, head: Heads) -> bool {
+    OWN_HEADERS.iter().any(|(own, heads)| heads.0 & head.0 != 0 && own.eq_ignore_ascii_case(name))
+}
+
+/// RFC 6455 §4.1 item 7, §4.2.1 item 5: a Sec-WebSocket-Key is base64 of 16 bytes.
+pub(crate) fn is_valid_key(key: &[u8]) -> bool {
+    BASE64.decode(key).is_ok_and(|nonce| nonce.len() == 16)
+}
 
 /// Checks that a header name is an HTTP token and its value holds no CR, LF or other control
 /// byte (horizontal tab allowed), so it can be written into a head as one line.
@@ -34,106 +175,12 @@ pub(crate) fn put_header(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Writes the extra headers that are valid and not in `own`.
-pub(crate) fn put_extra_headers(out: &mut Vec<u8>, extra: &[(String, String)], own: &[&str]) {
+/// Writes the extra headers that are valid and not the handshake's own in `head`.
+pub(crate) fn put_extra_headers(out: &mut Vec<u8>, extra: &[(String, String)], head: Heads) {
     for (name, value) in extra {
-        let reserved = own.iter().any(|o| o.eq_ignore_ascii_case(name));
-        if !reserved && check_header(name, value).is_ok() {
+        if !is_own_header(name, head) && check_header(name, value).is_ok() {
             put_header(out, name, value.as_bytes());
         }
-    }
-}
-
-pub(crate) fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Error",
-    }
-}
-
-pub(crate) fn owned_headers(headers: &[httparse::Header<'_>]) -> Vec<(String, Vec<u8>)> {
-    headers.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect()
-}
-
-/// An incomplete head: fine while under the limit, too large once `limit` bytes are buffered.
-pub(crate) fn partial_or_too_large<T>(
-    buf: &[u8],
-    limit: usize,
-) -> Result<Parsed<T>, HandshakeError> {
-    if buf.len() >= limit {
-        Err(HandshakeError::HeadTooLarge(limit))
-    } else {
-        Ok(Parsed::Partial)
-    }
-}
-
-pub(crate) fn map_httparse(e: httparse::Error, config: &Config) -> HandshakeError {
-    match e {
-        httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders(config.max_headers),
-        other => HandshakeError::Http(other.to_string()),
-    }
-}
-
-pub(crate) fn header_values<'a: 'n, 'n>(
-    headers: &'a [(String, Vec<u8>)],
-    name: &'n str,
-) -> impl Iterator<Item = &'a [u8]> + 'n {
-    headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_slice())
-}
-
-/// The header's value when it appears exactly once.
-pub(crate) fn single_header<'a>(
-    headers: &'a [(String, Vec<u8>)],
-    name: &'static str,
-) -> Result<&'a [u8], HandshakeError> {
-    let mut values = header_values(headers, name);
-    let first = values.next().ok_or(HandshakeError::MissingHeader(name))?;
-    if values.next().is_some() {
-        return Err(invalid(name, &joined(headers, name)));
-    }
-    Ok(first)
-}
-
-/// All values of a header joined with ", " (RFC 9110 §5.3), or `None` when absent.
-pub(crate) fn joined_opt(headers: &[(String, Vec<u8>)], name: &str) -> Option<Vec<u8>> {
-    let mut values = header_values(headers, name);
-    let mut all = values.next()?.to_vec();
-    for v in values {
-        all.extend_from_slice(b", ");
-        all.extend_from_slice(v);
-    }
-    Some(all)
-}
-
-pub(crate) fn joined(headers: &[(String, Vec<u8>)], name: &str) -> Vec<u8> {
-    joined_opt(headers, name).unwrap_or_default()
-}
-
-/// True when some `name` header holds `token` in its comma list (ASCII case-insensitive).
-pub(crate) fn has_token(headers: &[(String, Vec<u8>)], name: &str, token: &str) -> bool {
-    header_values(headers, name)
-        .flat_map(list_items)
-        .any(|item| item.eq_ignore_ascii_case(token.as_bytes()))
-}
-
-pub(crate) fn require_token(
-    headers: &[(String, Vec<u8>)],
-    name: &'static str,
-    token: &str,
-) -> Result<(), HandshakeError> {
-    if has_token(headers, name, token) {
-        return Ok(());
-    }
-    match joined_opt(headers, name) {
-        None => Err(HandshakeError::MissingHeader(name)),
-        Some(v) => Err(invalid(name, &v)),
     }
 }
 

@@ -54,6 +54,7 @@ use base64::Engine as _;
 use sha1::{Digest, Sha1};
 
 mod client;
+mod head;
 mod headers;
 mod server;
 
@@ -67,7 +68,8 @@ mod server_tests;
 mod test_util;
 
 pub use client::{Accepted, ClientHandshake, ClientRequest, Response};
-pub use headers::check_header;
+pub use head::{HeadReader, RequestReader, ResponseReader};
+pub use headers::{check_header, Headers};
 pub(crate) use headers::{extension_name, is_token, list_items, trim_ows};
 pub use server::{parse_request, validate_request, write_accept, write_reject, Request, Upgrade};
 

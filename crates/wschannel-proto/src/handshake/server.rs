@@ -1,14 +1,11 @@
 //! The server's side of the opening handshake (RFC 6455 §4.2): parse and validate the
 //! client's request, write the 101 or a rejection.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
-
 use crate::config::Config;
 use crate::error::HandshakeError;
 
 use super::headers::*;
-use super::{accept_key, Parsed};
+use super::{accept_key, Parsed, RequestReader};
 
 /// A parsed HTTP/1.x request head; it may or may not be a WebSocket upgrade.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,13 +17,13 @@ pub struct Request {
     /// Minor HTTP version: 1 for HTTP/1.1, 0 for HTTP/1.0.
     pub version: u8,
     /// Headers in the order received; values as sent (not trimmed).
-    pub headers: Vec<(String, Vec<u8>)>,
+    pub headers: Headers,
 }
 
 impl Request {
     /// The first header named `name` (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        header_values(&self.headers, name).next()
+        self.headers.get(name)
     }
 
     /// True when the request asks to upgrade to WebSocket: an Upgrade header holds the token
@@ -34,7 +31,7 @@ impl Request {
     ///
     /// This only routes the request; [`validate_request`] does the full RFC 6455 §4.2.1 checks.
     pub fn is_websocket_upgrade(&self) -> bool {
-        has_token(&self.headers, "Upgrade", "websocket")
+        self.headers.has_token("Upgrade", "websocket")
     }
 
     /// The Origin header, when present and UTF-8.
@@ -45,14 +42,13 @@ impl Request {
     /// Offered subprotocols from all Sec-WebSocket-Protocol headers, comma lists split and
     /// trimmed, empty items skipped, in the order sent.
     pub fn protocols(&self) -> Vec<String> {
-        header_values(&self.headers, "Sec-WebSocket-Protocol")
-            .flat_map(list_items)
-            .map(lossy)
-            .collect()
+        self.headers.get_all("Sec-WebSocket-Protocol").flat_map(list_items).map(lossy).collect()
     }
 }
 
-/// Parses any HTTP/1.x request head (so a server can also serve plain HTTP on the same port).
+/// Parses any HTTP/1.x request head from `buf` in one go (so a server can also serve plain
+/// HTTP on the same port). A caller that reads the request in segments keeps one
+/// [`RequestReader`] instead, which looks at each byte once.
 ///
 /// Bounded by `config.max_handshake_bytes` and `config.max_headers`. Does not check that it is
 /// a WebSocket upgrade: see [`Request::is_websocket_upgrade`] and [`validate_request`].
@@ -63,25 +59,7 @@ impl Request {
 /// `max_handshake_bytes` bytes (even if more could still arrive),
 /// [`HandshakeError::TooManyHeaders`], or [`HandshakeError::Http`] for malformed HTTP.
 pub fn parse_request(buf: &[u8], config: &Config) -> Result<Parsed<Request>, HandshakeError> {
-    let limit = config.max_handshake_bytes;
-    let window = &buf[..buf.len().min(limit)];
-    let mut headers = vec![httparse::EMPTY_HEADER; config.max_headers];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(window) {
-        Ok(httparse::Status::Complete(consumed)) => Ok(Parsed::Complete {
-            // httparse fills method, path and version on Complete; the defaults are
-            // unreachable.
-            value: Request {
-                method: req.method.unwrap_or_default().to_owned(),
-                path: req.path.unwrap_or_default().to_owned(),
-                version: req.version.unwrap_or_default(),
-                headers: owned_headers(req.headers),
-            },
-            consumed,
-        }),
-        Ok(httparse::Status::Partial) => partial_or_too_large(buf, limit),
-        Err(e) => Err(map_httparse(e, config)),
-    }
+    RequestReader::new(config).read(buf)
 }
 
 /// Checks that a request is a valid WebSocket opening handshake (RFC 6455 §4.2.1).
@@ -104,24 +82,25 @@ pub fn validate_request(req: &Request) -> Result<Upgrade, HandshakeError> {
         return Err(HandshakeError::Version);
     }
     // RFC 6455 §4.2.1 item 2: a |Host| header field; RFC 9112 §3.2: exactly one.
-    single_header(&req.headers, "Host")?;
+    req.headers.single("Host")?;
     // RFC 6455 §4.2.1 items 3 and 4: Upgrade holds "websocket", Connection holds "Upgrade",
     // ASCII case-insensitive, each possibly in a list ("keep-alive, Upgrade").
-    require_token(&req.headers, "Upgrade", "websocket")?;
-    require_token(&req.headers, "Connection", "upgrade")?;
+    req.headers.require_token("Upgrade", "websocket")?;
+    req.headers.require_token("Connection", "upgrade")?;
 
     // RFC 6455 §4.2.1 item 6: Sec-WebSocket-Version must be 13. Checked before the key so a
     // client speaking another version gets 426 with the versions we speak (§4.4).
-    let version = joined_opt(&req.headers, "Sec-WebSocket-Version")
+    let version = req
+        .headers
+        .joined("Sec-WebSocket-Version")
         .ok_or(HandshakeError::MissingHeader("Sec-WebSocket-Version"))?;
     if trim_ows(&version) != b"13" {
         return Err(HandshakeError::UnsupportedVersion(lossy(trim_ows(&version))));
     }
 
     // RFC 6455 §4.2.1 item 5, §11.3.1: exactly one Sec-WebSocket-Key, base64 of 16 bytes.
-    let key = trim_ows(single_header(&req.headers, "Sec-WebSocket-Key")?);
-    let decodes_to_16 = BASE64.decode(key).is_ok_and(|nonce| nonce.len() == 16);
-    if !decodes_to_16 {
+    let key = trim_ows(req.headers.single("Sec-WebSocket-Key")?);
+    if !is_valid_key(key) {
         return Err(invalid("Sec-WebSocket-Key", key));
     }
 
@@ -132,7 +111,7 @@ pub fn validate_request(req: &Request) -> Result<Upgrade, HandshakeError> {
     }
 
     // RFC 6455 §4.2.1 item 9, §11.3.2: the extension offer may span several headers.
-    let extensions = joined(&req.headers, "Sec-WebSocket-Extensions");
+    let extensions = req.headers.joined("Sec-WebSocket-Extensions").unwrap_or_default();
     if !is_field_value(&extensions) {
         return Err(invalid("Sec-WebSocket-Extensions", &extensions));
     }
@@ -205,14 +184,6 @@ pub fn write_accept(
     extra_headers: &[(String, String)],
     out: &mut Vec<u8>,
 ) {
-    const OWN: &[&str] = &[
-        "Upgrade",
-        "Connection",
-        "Sec-WebSocket-Accept",
-        "Sec-WebSocket-Protocol",
-        "Content-Length",
-        "Transfer-Encoding",
-    ];
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
     // RFC 6455 §4.2.2 item 5.2 and 5.3.
     put_header(out, "Upgrade", b"websocket");
@@ -223,7 +194,7 @@ pub fn write_accept(
     if let Some(p) = protocol.filter(|p| is_token(p)) {
         put_header(out, "Sec-WebSocket-Protocol", p.as_bytes());
     }
-    put_extra_headers(out, extra_headers, OWN);
+    put_extra_headers(out, extra_headers, Heads::ACCEPT);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -243,15 +214,6 @@ pub fn write_reject(
     extra_headers: &[(String, String)],
     out: &mut Vec<u8>,
 ) {
-    const OWN: &[&str] = &["Content-Type", "Content-Length", "Connection", "Transfer-Encoding"];
-    const OWN_426: &[&str] = &[
-        "Content-Type",
-        "Content-Length",
-        "Connection",
-        "Transfer-Encoding",
-        "Upgrade",
-        "Sec-WebSocket-Version",
-    ];
     let status = if (300..=599).contains(&status) { status } else { 500 };
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.to_string().as_bytes());
@@ -266,11 +228,25 @@ pub fn write_reject(
         put_header(out, "Connection", b"Upgrade, close");
         put_header(out, "Upgrade", b"websocket");
         put_header(out, "Sec-WebSocket-Version", b"13");
-        put_extra_headers(out, extra_headers, OWN_426);
+        put_extra_headers(out, extra_headers, Heads::REJECT_426);
     } else {
         put_header(out, "Connection", b"close");
-        put_extra_headers(out, extra_headers, OWN);
+        put_extra_headers(out, extra_headers, Heads::REJECT);
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(body.as_bytes());
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
 }
