@@ -166,3 +166,195 @@ fn list_items_respect_quotes_and_skip_empties() {
     assert_eq!(extension_name(b" permessage-deflate ; a=1"), b"permessage-deflate");
     assert_eq!(trim_ows(b" \t "), b"");
 }
+
+// ---- resumable reading: linear work however the bytes are cut (issue 11) ------------------
+
+/// A valid upgrade request of at most `len` bytes (within 275 of it), padded with 273-byte
+/// header lines (under 64 headers for 16 KiB).
+fn big_request(len: usize) -> Vec<u8> {
+    let mut head = String::from(
+        "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n",
+    );
+    let mut i = 0;
+    while head.len() + 2 + 273 <= len {
+        head.push_str(&format!("X-Pad-{i:03}: {}\r\n", "a".repeat(260)));
+        i += 1;
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// [`RequestReader::read`] or [`ResponseReader::read`].
+type ReadFn<H> = fn(&mut HeadReader<H>, &[u8]) -> Result<Parsed<H>, HandshakeError>;
+
+/// Feeds `wire` to one reader in segments of `step` bytes, as a server reading a socket would,
+/// and answers the result after the last segment, the number of calls and the work done.
+fn feed<H>(
+    reader: &mut HeadReader<H>,
+    wire: &[u8],
+    step: usize,
+    read: ReadFn<H>,
+) -> (Result<Parsed<H>, HandshakeError>, usize) {
+    let mut calls = 0;
+    let mut end = 0;
+    loop {
+        end = (end + step).min(wire.len());
+        calls += 1;
+        let answer = read(reader, &wire[..end]);
+        if !matches!(answer, Ok(Parsed::Partial)) || end == wire.len() {
+            return (answer, calls);
+        }
+    }
+}
+
+#[test]
+fn issue_11_a_16_kib_head_sent_one_byte_per_segment_is_scanned_linearly() {
+    let config = Config::default();
+    let wire = big_request(config.max_handshake_bytes);
+    let n = wire.len();
+    assert!(n > 15 << 10 && n <= config.max_handshake_bytes, "{n}");
+
+    let mut reader = RequestReader::new(&config);
+    let (answer, calls) = feed(&mut reader, &wire, 1, RequestReader::read);
+    let (request, consumed) = complete(answer);
+    assert_eq!((consumed, calls), (n, n));
+    assert!(validate_request(&request).is_ok());
+    assert!(request.headers.len() > 60);
+    // Re-parsing from the start on every read would look at n(n+1)/2 bytes (~134 MB here).
+    // The reader scans each byte once, parses the complete head once, and looks at an
+    // incomplete head only when it has doubled (at most 2n).
+    let reparse = n * (n + 1) / 2;
+    println!(
+        "{n}-byte head, 1 byte per segment: work {} bytes (re-parsing: {reparse})",
+        reader.work
+    );
+    assert!(reader.work <= 4 * n, "work {} for a {n}-byte head", reader.work);
+    assert!(reader.work >= 2 * n, "every byte scanned and parsed once");
+}
+
+#[test]
+fn issue_11_a_response_sent_one_byte_per_segment_is_scanned_linearly() {
+    let config = Config::default();
+    let upgrade = Upgrade { key: KEY.into(), protocols: vec![], extensions: None };
+    let pad: Vec<(String, String)> =
+        (0..60).map(|i| (format!("X-Pad-{i}"), "b".repeat(200))).collect();
+    let mut wire = Vec::new();
+    write_accept(&upgrade, None, &pad, &mut wire);
+    let n = wire.len();
+    let client = client_with(&[], None);
+    let mut reader = ResponseReader::new(&config);
+    let (answer, calls) = feed(&mut reader, &wire, 1, ResponseReader::read);
+    let (response, consumed) = complete(answer);
+    assert_eq!((consumed, calls), (n, n));
+    assert!(client.validate(&response).is_ok());
+    assert!(reader.work <= 4 * n, "work {} for a {n}-byte head", reader.work);
+}
+
+#[test]
+fn every_segment_size_gives_the_one_shot_answer() {
+    let config = Config::default();
+    let mut wire = big_request(3000);
+    let head_len = wire.len();
+    wire.extend_from_slice(&[0x81, 0x80, 1, 2, 3, 4]);
+    let one_shot = parse_request(&wire, &config);
+    assert_eq!(complete(one_shot.clone()).1, head_len);
+    for step in 1..=head_len + 6 {
+        let mut reader = RequestReader::new(&config);
+        let (answer, _) = feed(&mut reader, &wire, step, RequestReader::read);
+        assert_eq!(answer, one_shot, "segments of {step}");
+        assert!(reader.work <= 4 * wire.len(), "segments of {step}: work {}", reader.work);
+    }
+}
+
+#[test]
+fn empty_lines_before_the_request_line_do_not_end_the_head() {
+    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+    let config = Config::default();
+    let wire = b"\r\n\n\r\nGET / HTTP/1.1\nHost: a\n\nrest";
+    let mut reader = RequestReader::new(&config);
+    let (answer, _) = feed(&mut reader, wire, 1, RequestReader::read);
+    let (request, consumed) = complete(answer);
+    assert_eq!(&wire[consumed..], b"rest");
+    assert_eq!(request.header("host"), Some(&b"a"[..]));
+
+    // A peer that sends nothing but empty lines is cut off at the limit, in linear work.
+    let config = Config::default().max_handshake_bytes(4096);
+    let flood = b"\r\n".repeat(4096);
+    let mut reader = RequestReader::new(&config);
+    let (answer, _) = feed(&mut reader, &flood, 1, RequestReader::read);
+    assert_eq!(answer, Err(HandshakeError::HeadTooLarge(4096)));
+    assert!(reader.work <= 4 * 4096, "work {}", reader.work);
+}
+
+#[test]
+fn issue_11_bounds_hold_whatever_the_segments() {
+    let config = Config::default().max_handshake_bytes(2048).max_headers(8);
+    let limit = config.max_handshake_bytes;
+    for step in [1, 7, 512, 4096] {
+        // A block of headers larger than the limit: 431, once the limit is buffered.
+        let mut reader = RequestReader::new(&config);
+        let (answer, calls) =
+            feed(&mut reader, &head_of_len(limit + 100), step, RequestReader::read);
+        let err = answer.unwrap_err();
+        assert_eq!((err.clone(), err.status()), (HandshakeError::HeadTooLarge(limit), 431));
+        assert!(calls * step >= limit, "segments of {step}: refused before the limit");
+        assert!(reader.work <= 4 * (limit + 100), "segments of {step}: work {}", reader.work);
+
+        // One endless line (never a CR or LF): 431 at the limit too.
+        let line: Vec<u8> = b"GET /".iter().copied().chain(vec![b'a'; 3 * limit]).collect();
+        let mut reader = RequestReader::new(&config);
+        let (answer, _) = feed(&mut reader, &line, step, RequestReader::read);
+        assert_eq!(answer.map_err(|e| e.status()), Err(431), "segments of {step}");
+        assert!(reader.work <= 4 * limit, "segments of {step}: work {}", reader.work);
+
+        // Nine headers where eight are allowed: 431.
+        let mut head = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..9 {
+            head.push_str(&format!("X-{i}: v\r\n"));
+        }
+        head.push_str("\r\n");
+        let mut reader = RequestReader::new(&config);
+        let (answer, _) = feed(&mut reader, head.as_bytes(), step, RequestReader::read);
+        let err = answer.unwrap_err();
+        assert_eq!((err.clone(), err.status()), (HandshakeError::TooManyHeaders(8), 431));
+
+        // Malformed: 400, and no later than the end of the head.
+        let bad = b"GET / HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n";
+        let mut reader = RequestReader::new(&config);
+        let (answer, calls) = feed(&mut reader, bad, step, RequestReader::read);
+        let err = answer.unwrap_err();
+        assert!(matches!(err, HandshakeError::Http(_)), "{err:?}");
+        assert_eq!(err.status(), 400);
+        assert!(calls <= bad.len().div_ceil(step), "segments of {step}: {calls} calls");
+    }
+}
+
+#[test]
+fn what_is_not_http_is_refused_from_its_first_segment() {
+    // A TLS ClientHello on a plain port: refused at once, not when the head limit is reached.
+    let config = Config::default();
+    let hello = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
+    for first in 1..=hello.len() {
+        let mut reader = RequestReader::new(&config);
+        let err = reader.read(&hello[..first]).unwrap_err();
+        assert_eq!(err.status(), 400, "first segment of {first} bytes");
+    }
+    // Garbage after a good start is found once the buffer has doubled, at the latest.
+    let mut wire = b"GET / HTTP/1.1\r\nHost: a\r\nX-\x01: b\r\n".to_vec();
+    wire.extend_from_slice(&[b'x'; 200]);
+    let mut reader = RequestReader::new(&config);
+    let (answer, calls) = feed(&mut reader, &wire, 1, RequestReader::read);
+    assert_eq!(answer.map_err(|e| e.status()), Err(400));
+    assert!(calls <= 2 * 40, "refused after {calls} bytes");
+}
+
+#[test]
+fn a_shorter_buffer_starts_the_reader_over() {
+    let config = Config::default();
+    let mut reader = RequestReader::new(&config);
+    assert_eq!(reader.read(b"GET / HTTP/1.1\r\nHost: a\r\n"), Ok(Parsed::Partial));
+    let (request, consumed) = complete(reader.read(b"GET /b HTTP/1.1\r\n\r\n"));
+    assert_eq!((request.path.as_str(), consumed), ("/b", 19));
+}

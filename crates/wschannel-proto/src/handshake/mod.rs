@@ -1,16 +1,22 @@
 //! The RFC 6455 §4 opening handshake, as pure functions on bytes.
 //!
-//! Nothing here reads a socket or a clock. The caller feeds what it has received to a head
-//! parser ([`parse_request`], [`ClientHandshake::parse_response`]), which answers
-//! [`Parsed::Partial`] ("read more and call again with everything so far") or
+//! Nothing here reads a socket or a clock. The caller feeds what it has received to a
+//! [`HeadReader`] ([`RequestReader`] on a server, [`ResponseReader`] on a client), which
+//! answers [`Parsed::Partial`] ("read more and call again with everything so far") or
 //! [`Parsed::Complete`] with the parsed head and how many bytes it used; the bytes after the
-//! head already belong to the WebSocket stream and must be kept. Validation is a separate step
-//! ([`validate_request`], [`ClientHandshake::validate`]), so a server can also serve plain HTTP
-//! on the same port.
+//! head already belong to the WebSocket stream and must be kept. The reader remembers how far
+//! it has looked, so the work is linear in the bytes however they are cut into segments.
+//! [`parse_request`] and [`ClientHandshake::parse_response`] parse a buffer in one go.
+//! Validation is a separate step ([`validate_request`], [`ClientHandshake::validate`]), so a
+//! server can also serve plain HTTP on the same port.
 //!
-//! Client: [`ClientHandshake::new`] writes the request, then `parse_response` and `validate`.
-//! Server: `parse_request`, `validate_request`, then [`write_accept`] or [`write_reject`] with
-//! [`HandshakeError::status`].
+//! Client: [`ClientHandshake::new`] writes the request, then a [`ResponseReader`] and
+//! `validate`. Server: a [`RequestReader`], `validate_request`, then [`write_accept`] or
+//! [`write_reject`] with [`HandshakeError::status`](crate::HandshakeError::status).
+//!
+//! The files: `head.rs` the one head parser, `headers.rs` the [`Headers`] type, the HTTP list
+//! and token grammar and the one list of headers the handshake writes itself, `client.rs` and
+//! `server.rs` the two sides; their tests beside them (`*_tests.rs`).
 //!
 //! # Examples
 //!
