@@ -181,7 +181,7 @@ pub struct Response {
     pub status: u16,
     /// Reason phrase.
     pub reason: String,
-    /// Headers in the order received; values as sent (not trimmed).
+    /// Headers in the order received; values as sent, without the whitespace around them.
     pub headers: Headers,
 }
 

@@ -6,7 +6,8 @@ use base64::Engine as _;
 
 use crate::error::HandshakeError;
 
-/// The header fields of a parsed head, in the order received; values as sent (not trimmed).
+/// The header fields of a parsed head, in the order received; each value as sent, without the
+/// whitespace around it (RFC 9112 §5.1).
 ///
 /// Names compare ASCII case-insensitively (RFC 9110 §5.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -16,7 +16,7 @@ pub struct Request {
     pub path: String,
     /// Minor HTTP version: 1 for HTTP/1.1, 0 for HTTP/1.0.
     pub version: u8,
-    /// Headers in the order received; values as sent (not trimmed).
+    /// Headers in the order received; values as sent, without the whitespace around them.
     pub headers: Headers,
 }
 

@@ -286,3 +286,45 @@ fn status_mapping() {
         assert_eq!(err.status(), status, "{err:?}");
     }
 }
+
+#[test]
+fn headers_keep_order_and_compare_names_without_case() {
+    let r = request_with(&[
+        "GET / HTTP/1.1",
+        "Host: a",
+        "X-List: 1",
+        "x-list: \t 2 \t",
+        "Sec-WebSocket-Protocol: chat",
+    ]);
+    // RFC 9112 §5.1: the whitespace around a value is not part of it.
+    assert_eq!(r.headers.len(), 4);
+    assert!(!r.headers.is_empty());
+    assert_eq!(r.headers.get("X-LIST"), Some(&b"1"[..]));
+    assert_eq!(r.headers.get_all("x-list").collect::<Vec<_>>(), [&b"1"[..], b"2"]);
+    assert_eq!(r.headers.joined("X-List"), Some(b"1, 2".to_vec()));
+    assert_eq!(r.headers.get("X-None"), None);
+    let names: Vec<&str> = r.headers.iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["Host", "X-List", "x-list", "Sec-WebSocket-Protocol"]);
+    assert!(matches!(r.headers.single("X-List"), Err(HandshakeError::InvalidHeader { .. })));
+    assert_eq!(r.headers.single("Host"), Ok(&b"a"[..]));
+}
+
+#[test]
+fn one_key_check_for_both_sides() {
+    // RFC 6455 §4.1 item 7: base64 of 16 bytes; the client refuses to send what the server
+    // would refuse to accept.
+    for (key, ok) in [
+        (KEY, true),
+        ("AAAAAAAAAAAAAAAAAAAAAA==", true),
+        ("dGhlIHNhbXBsZSBub25jZQ", false),
+        ("dGhlIHNhbXBsZSBub25jZQ==x", false),
+        ("c2hvcnQ=", false),
+        ("", false),
+    ] {
+        assert_eq!(is_valid_key(key.as_bytes()), ok, "{key:?}");
+        let client = ClientHandshake::with_key(&req(), key.into(), &mut Vec::new());
+        assert_eq!(client.is_ok(), ok, "{key:?}");
+        let line = format!("Sec-WebSocket-Key: {key}");
+        assert_eq!(validate_request(&good_but(4, Some(&line))).is_ok(), ok, "{key:?}");
+    }
+}
