@@ -4,14 +4,15 @@
 //! limits. Checks: no panic; a complete head is within the limits and the input, parses the
 //! same from any longer prefix and is `Partial` from any shorter one; an accepted upgrade's
 //! 101 response is accepted by a client that sent that key; a rejection's status is a 4xx/5xx
-//! and its response parses with that status.
+//! and its response parses with that status; a `RequestReader` fed the bytes in segments
+//! answers as the one-shot parse (issue 11).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
 use wschannel_proto::handshake::{
     parse_request, validate_request, write_accept, write_reject, ClientHandshake, ClientRequest,
-    Parsed,
+    Parsed, RequestReader,
 };
 use wschannel_proto::Config;
 
@@ -20,7 +21,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let config = wschannel_fuzz::handshake_config(limits);
-    let Ok(parsed) = parse_request(stream, &config) else {
+    let one_shot = parse_request(stream, &config);
+    let mut reader = RequestReader::new(&config);
+    let step = usize::from(limits >> 1) + 1;
+    wschannel_fuzz::check_segments(stream, step, &one_shot, |buf| reader.read(buf));
+    let Ok(parsed) = one_shot else {
         return;
     };
     let Parsed::Complete { value: request, consumed } = parsed else {

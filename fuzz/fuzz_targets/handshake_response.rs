@@ -3,12 +3,13 @@
 //! Input layout: `[limits, offer, stream...]`; `limits` picks the head limits, `offer` which
 //! subprotocols and extensions the client offered. Checks: no panic; a complete head is within
 //! the limits and the input, parses the same from its own bytes and is `Partial` from a shorter
-//! prefix; an accepted response chose only what was offered.
+//! prefix; an accepted response chose only what was offered; a `ResponseReader` fed the bytes
+//! in segments answers as the one-shot parse (issue 11).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-use wschannel_proto::handshake::{ClientHandshake, ClientRequest, Parsed};
+use wschannel_proto::handshake::{ClientHandshake, ClientRequest, Parsed, ResponseReader};
 
 fuzz_target!(|data: &[u8]| {
     let [limits, offer, ref stream @ ..] = *data else {
@@ -36,7 +37,11 @@ fuzz_target!(|data: &[u8]| {
         ClientHandshake::with_key(&req, "dGhlIHNhbXBsZSBub25jZQ==".into(), &mut Vec::new())
             .expect("a valid request");
 
-    let Ok(parsed) = client.parse_response(stream, &config) else {
+    let one_shot = client.parse_response(stream, &config);
+    let mut reader = ResponseReader::new(&config);
+    let step = usize::from(limits >> 1) + 1;
+    wschannel_fuzz::check_segments(stream, step, &one_shot, |buf| reader.read(buf));
+    let Ok(parsed) = one_shot else {
         return;
     };
     let Parsed::Complete { value: response, consumed } = parsed else {

@@ -282,6 +282,45 @@ impl Harness {
 
 /// Head limits for the handshake targets: the low bit of `limits` picks tight limits (1 KiB,
 /// 8 headers, the smallest the setters allow) so the fuzzer reaches them, else the defaults.
+/// Feeds `stream` to one resumable head reader in segments of `step` bytes, as the tokio
+/// layer reads a socket, and checks its answer against `one_shot` (the same bytes parsed in
+/// one go): the same complete head, the same "too large", still partial when it is partial,
+/// and for a malformed head the same error or (when the reader has not looked at the
+/// incomplete head since it last doubled) partial.
+pub fn check_segments<H: std::fmt::Debug + PartialEq>(
+    stream: &[u8],
+    step: usize,
+    one_shot: &Result<wschannel_proto::handshake::Parsed<H>, wschannel_proto::HandshakeError>,
+    mut read: impl FnMut(
+        &[u8],
+    ) -> Result<
+        wschannel_proto::handshake::Parsed<H>,
+        wschannel_proto::HandshakeError,
+    >,
+) {
+    use wschannel_proto::handshake::Parsed;
+    use wschannel_proto::HandshakeError;
+    let step = step.max(1);
+    let mut end = 0;
+    let mut got = Ok(Parsed::Partial);
+    while end < stream.len() {
+        end = (end + step).min(stream.len());
+        got = read(&stream[..end]);
+        if !matches!(got, Ok(Parsed::Partial)) {
+            break;
+        }
+    }
+    match one_shot {
+        Ok(_) | Err(HandshakeError::HeadTooLarge(_)) => {
+            assert_eq!(&got, one_shot, "segments of {step}")
+        }
+        Err(_) => assert!(
+            got.as_ref().err() == one_shot.as_ref().err() || got == Ok(Parsed::Partial),
+            "segments of {step}: {got:?}, one shot {one_shot:?}"
+        ),
+    }
+}
+
 pub fn handshake_config(limits: u8) -> wschannel_proto::Config {
     if limits & 1 != 0 {
         wschannel_proto::Config::default().max_handshake_bytes(1024).max_headers(8)

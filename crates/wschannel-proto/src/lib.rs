@@ -41,7 +41,9 @@
 //!   [`ControlPayload`], [`CloseFrame`], [`CloseCode`], [`OpCode`]), the errors by whose fault
 //!   they are ([`ProtocolError`], [`HandshakeError`], [`UsageError`]) and the [`Extension`] hook.
 //! - [`handshake`]: the opening handshake as pure functions that write a request or response
-//!   head and parse the peer's, bounded by [`Config::max_handshake_bytes`].
+//!   head, and a resumable reader ([`handshake::HeadReader`]) that parses the peer's in work
+//!   linear in its bytes, bounded by [`Config::max_handshake_bytes`] and
+//!   [`Config::max_headers`].
 //! - [`deflate`]: permessage-deflate (RFC 7692): [`DeflateConfig`] (set it in
 //!   [`Config::deflate`]), the negotiation in both roles and [`PerMessageDeflate`], the
 //!   [`Extension`] it installs.

@@ -14,7 +14,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use url::{Host, Url};
 use wschannel_proto::deflate::{client_accept, client_offer};
-use wschannel_proto::handshake::{ClientHandshake, ClientRequest, Parsed, Response};
+use wschannel_proto::handshake::{
+    ClientHandshake, ClientRequest, Parsed, Response, ResponseReader,
+};
 use wschannel_proto::{Config, Extension, Role};
 
 use crate::channel::Channel;
@@ -349,6 +351,8 @@ where
     io.write_all(&out).await?;
     io.flush().await?;
 
+    // One reader for the whole head: each read looks only at the new bytes (issue 11).
+    let mut reader = ResponseReader::new(config);
     let mut buf = BytesMut::with_capacity(4096);
     loop {
         buf.reserve(4096);
@@ -358,8 +362,7 @@ where
                 "the server closed the connection during the WebSocket handshake",
             )));
         }
-        let Parsed::Complete { value: response, consumed } = client.parse_response(&buf, config)?
-        else {
+        let Parsed::Complete { value: response, consumed } = reader.read(&buf)? else {
             continue;
         };
         let leftover = buf.split_off(consumed);
@@ -412,7 +415,7 @@ where
     let headers = response
         .headers
         .iter()
-        .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
+        .map(|(k, v)| (k.to_owned(), String::from_utf8_lossy(v).into_owned()))
         .collect();
     Error::Http(Box::new(HttpRejection {
         status: response.status,

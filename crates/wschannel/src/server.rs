@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use wschannel_proto::deflate::server_accept;
 use wschannel_proto::handshake::{
-    parse_request, validate_request, write_accept, write_reject, Parsed, Request, Upgrade,
+    validate_request, write_accept, write_reject, Parsed, Request, RequestReader, Upgrade,
 };
 use wschannel_proto::{Config, Extension, HandshakeError, Role};
 
@@ -99,6 +99,8 @@ pub async fn read_request<IO>(io: &mut IO, config: &Config) -> Result<(Request, 
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
+    // One reader for the whole head: each read looks only at the new bytes (issue 11).
+    let mut reader = RequestReader::new(config);
     let mut buf = BytesMut::with_capacity(4096);
     loop {
         buf.reserve(4096);
@@ -108,7 +110,7 @@ where
                 "the client closed the connection before its request was complete",
             )));
         }
-        match parse_request(&buf, config) {
+        match reader.read(&buf) {
             Ok(Parsed::Partial) => {}
             Ok(Parsed::Complete { value, consumed }) => {
                 let leftover = buf.split_off(consumed);
