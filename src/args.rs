@@ -199,7 +199,9 @@ pub struct ConnectArgs {
     /// Save incoming binary messages in DIR.
     ///
     /// Write each incoming binary message to DIR/binary-NNNN.EXT (EXT from its first
-    /// bytes: png, jpg, gif, webp, pdf, gz, zip, else bin), so an image can be opened.
+    /// bytes: png, jpg, gif, webp, pdf, gz, zip, else bin), so an image can be opened. Files
+    /// are created new: an existing file or symlink of that name is an error, never
+    /// overwritten or followed.
     #[arg(long, value_name = "DIR")]
     pub save_binary: Option<PathBuf>,
     /// Offer permessage-deflate compression.
