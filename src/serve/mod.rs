@@ -135,11 +135,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
                         tracing::info!("accepting again after {failures} failed accepts");
                         (failures, delay) = (0, ACCEPT_BACKOFF_MIN);
                     }
-                    let (ticket, shed) = server.handshakes.admit();
-                    if shed {
-                        server.handshake_failed(peer, "shed", &"--max-handshakes reached: \
-                            the oldest handshake was dropped for a new connection");
-                    }
+                    // A shed handshake is counted and logged by its own task, with its peer.
+                    let (ticket, _shed) = server.handshakes.admit();
                     let server = server.clone();
                     let alive = alive_tx.clone();
                     tokio::spawn(async move {
@@ -206,11 +203,21 @@ impl Server {
         }
     }
 
-    /// A handshake phase timed out or was shed (the shedding was counted when it happened).
+    /// A handshake phase timed out or was shed.
     fn handshake_stopped(&self, peer: SocketAddr, stop: Stop, what: &str) {
-        if stop == Stop::Timeout {
-            let within = humantime::format_duration(self.args.handshake_timeout);
-            self.handshake_failed(peer, "timeout", &format!("no {what} within {within}"));
+        match stop {
+            Stop::Timeout => {
+                let within = humantime::format_duration(self.args.handshake_timeout);
+                self.handshake_failed(peer, "timeout", &format!("no {what} within {within}"));
+            }
+            Stop::Shed => self.handshake_failed(
+                peer,
+                "shed",
+                &format!(
+                    "no {what} yet, and --max-handshakes was reached: dropped, the oldest \
+                     handshake, for a new connection"
+                ),
+            ),
         }
     }
 
