@@ -47,6 +47,7 @@ Examples:
   wschannel serve --listen 127.0.0.1:0 --greeting 'hi there'
   wschannel serve --tls-cert cert.pem --tls-key key.pem
   wschannel serve --deflate --deflate-level 1
+  wschannel serve --ping-interval 10s --ping-timeout 5s
   RUST_LOG=debug wschannel serve"))]
 pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port).
@@ -70,15 +71,42 @@ pub struct ServeArgs {
     /// Largest message accepted, in bytes.
     #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
     pub max_message_size: usize,
-    /// Most connections at once; beyond it new ones get HTTP 503.
-    #[arg(long, default_value_t = 1024, value_name = "N")]
-    pub max_connections: usize,
+    /// Most WebSocket connections at once; beyond it new ones get HTTP 503.
+    ///
+    /// Most WebSocket connections at once; beyond it new ones get HTTP 503. Default: the file
+    /// descriptor limit (raised to the hard limit at start) less --max-handshakes and 64.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Most connections still in their opening handshake.
+    ///
+    /// Most connections still in their opening handshake (TLS, HTTP request); when all places
+    /// are taken, the oldest handshake is dropped for the newest connection. Default: an
+    /// eighth of the file descriptor limit, 16 to 1024.
+    #[arg(long, value_name = "N")]
+    pub max_handshakes: Option<usize>,
     /// Time allowed for a client to send its HTTP request (and TLS handshake).
     #[arg(long, default_value = "10s", value_name = "TIME", value_parser = humantime::parse_duration)]
     pub handshake_timeout: Duration,
-    /// Close a connection after this long without a message from the client.
+    /// Close after this long without a whole text or binary message.
+    ///
+    /// Close a connection (1000) after this long without a whole text or binary message from
+    /// the client. Pings, pongs and the fragments of an unfinished message do not count, so a
+    /// fragmented message must be finished within this time.
     #[arg(long, default_value = "5m", value_name = "TIME", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
+    /// Keepalive: ping after TIME without traffic (0 or off: none).
+    ///
+    /// Send a ping after this long without any traffic from the client, to find peers that
+    /// are gone (a pulled cable sends no FIN). 0 or off turns keepalive off.
+    #[arg(long, default_value = "25s", value_name = "TIME", value_parser = parse_optional_duration)]
+    pub ping_interval: OptionalDuration,
+    /// End a connection whose keepalive ping gets no answer in TIME.
+    ///
+    /// After a keepalive ping, end the connection (close 1011, then drop it) when nothing
+    /// arrives from the client within this time. A dead peer holds its slot for at most
+    /// --ping-interval plus --ping-timeout.
+    #[arg(long, default_value = "20s", value_name = "TIME", value_parser = humantime::parse_duration)]
+    pub ping_timeout: Duration,
     /// Outgoing bytes buffered per connection before echoing waits for the client to read.
     #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
     pub write_buffer: usize,
@@ -171,7 +199,9 @@ pub struct ConnectArgs {
     /// Save incoming binary messages in DIR.
     ///
     /// Write each incoming binary message to DIR/binary-NNNN.EXT (EXT from its first
-    /// bytes: png, jpg, gif, webp, pdf, gz, zip, else bin), so an image can be opened.
+    /// bytes: png, jpg, gif, webp, pdf, gz, zip, else bin), so an image can be opened. Files
+    /// are created new: an existing file or symlink of that name is an error, never
+    /// overwritten or followed.
     #[arg(long, value_name = "DIR")]
     pub save_binary: Option<PathBuf>,
     /// Offer permessage-deflate compression.
@@ -227,6 +257,18 @@ Examples:
   wschannel connect --save-binary /tmp/in ws://127.0.0.1:8080/"
 );
 
+/// A duration that can be off: `0` or `off` is `None`.
+pub type OptionalDuration = Option<Duration>;
+
+/// `25s`, `500ms`; `0` or `off` for none.
+fn parse_optional_duration(s: &str) -> Result<OptionalDuration, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let d = humantime::parse_duration(s).map_err(|e| format!("{e} (or 0 or off for none)"))?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
 /// `-H 'Name: value'` into a header pair.
 fn parse_header(s: &str) -> Result<(String, String), String> {
     let (name, value) =
@@ -249,7 +291,16 @@ mod tests {
     #[test]
     fn every_duration_option_is_a_time_with_its_units_and_short_help_fits_79_columns() {
         let cases = [
-            ("serve", &["--handshake-timeout", "--idle-timeout", "--grace-period"][..]),
+            (
+                "serve",
+                &[
+                    "--handshake-timeout",
+                    "--idle-timeout",
+                    "--ping-interval",
+                    "--ping-timeout",
+                    "--grace-period",
+                ][..],
+            ),
             (
                 "connect",
                 &["--linger", "--connect-timeout", "--ping-interval", "--ping-timeout"][..],
@@ -271,5 +322,23 @@ mod tests {
                 assert!(line.chars().count() <= 79, "{name} -h: {line:?}");
             }
         }
+    }
+
+    /// Issue 11: keepalive is on by default in `serve` and `0` or `off` turns it off.
+    #[test]
+    fn serve_keepalive_defaults_on_and_turns_off_with_0_or_off() {
+        let serve = |extra: &[&str]| match Cli::parse_from(
+            ["wschannel", "serve"].iter().chain(extra).copied(),
+        ) {
+            Cli { command: Command::Serve(args) } => args,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(serve(&[]).ping_interval, Some(Duration::from_secs(25)));
+        assert_eq!(serve(&[]).ping_timeout, Duration::from_secs(20));
+        assert_eq!(serve(&["--ping-interval", "off"]).ping_interval, None);
+        assert_eq!(serve(&["--ping-interval", "0"]).ping_interval, None);
+        assert_eq!(serve(&["--ping-interval", "1s"]).ping_interval, Some(Duration::from_secs(1)));
+        let err = Cli::try_parse_from(["wschannel", "serve", "--ping-interval", "soon"]);
+        assert!(err.unwrap_err().to_string().contains("or 0 or off for none"));
     }
 }

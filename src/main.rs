@@ -44,7 +44,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wschannel: {e:#}");
+            // Error messages can carry what a server sent (a redirect's Location, a rejection's
+            // body): its control characters are shown escaped, not obeyed by the terminal.
+            eprintln!("wschannel: {}", connect::escape_controls(&format!("{e:#}")));
             connect::exit_code(&e)
         }
     }

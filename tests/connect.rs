@@ -423,3 +423,61 @@ async fn interactive_server_close_is_shown_without_a_stray_prompt() {
     assert!(matches!(status, expectrl::process::unix::WaitStatus::Exited(_, 0)), "{status:?}");
     assert_eq!(py.closed().await, "CLOSED 4001 later");
 }
+
+/// Issue 11: a rejection body went to the terminal as is, escape sequences and all. Now its
+/// control characters are shown escaped in the error message.
+#[tokio::test]
+async fn control_characters_in_a_rejection_body_are_shown_escaped() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut tcp, _) = listener.accept().await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let mut got = Vec::new();
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tcp.read(&mut buf).await.unwrap();
+            if n == 0 {
+                return;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        let body = "\x1b[2J\x1b]52;c;aGk=\x07gone\n";
+        let response = format!(
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        tcp.write_all(response.as_bytes()).await.unwrap();
+        let _ = tcp.shutdown().await;
+    });
+    let out = connect(&[&format!("ws://{addr}/")], b"").await;
+    assert_exit(&out, 6);
+    let err = text(&out.stderr);
+    assert!(!out.stderr.contains(&0x1b) && !out.stderr.contains(&0x07), "{err:?}");
+    assert!(err.contains(r"\x1b[2J\x1b]52;c;aGk=\x07gone"), "{err}");
+}
+
+/// Issue 11: control characters in server text are escaped on a terminal, and passed through
+/// byte for byte in pipe mode.
+#[tokio::test(flavor = "multi_thread")]
+async fn server_text_is_escaped_on_a_terminal_and_byte_exact_in_a_pipe() {
+    use expectrl::Expect;
+
+    let greeting = "\x1b]52;c;aGk=\x07hi";
+    let server = Serve::start(&["--greeting", greeting, "--subprotocol", "chat"]).await;
+    let out = connect(&["--linger", "0", &server.ws_url], b"").await;
+    assert_exit(&out, 0);
+    assert_eq!(out.stdout, format!("{greeting}\n").into_bytes());
+
+    let url = server.ws_url.clone();
+    let shown = tokio::task::spawn_blocking(move || {
+        let mut p = pty_session(&url);
+        let seen = p.expect("hi").expect("the greeting");
+        let before = seen.before().to_vec();
+        p.send_line("/quit").unwrap();
+        before
+    });
+    let before = timeout(T * 2, shown).await.expect("session in time").unwrap();
+    let before = String::from_utf8_lossy(&before).into_owned();
+    assert!(before.contains(r"< \x1b]52;c;aGk=\x07"), "{before:?}");
+    assert!(!before.contains("\x1b]52"), "{before:?}");
+}

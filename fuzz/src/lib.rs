@@ -1,5 +1,9 @@
 //! Shared drivers for the fuzz targets.
 
+mod channel;
+
+pub use channel::run_channel;
+
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -12,7 +16,7 @@ use wschannel_proto::{
 
 /// A fixed random source: a client's mask keys are the same on every run, so a crash found by
 /// the fuzzer reproduces byte for byte.
-static FIXED_RANDOM: DangerFixedRandom = DangerFixedRandom::new([0x5a; 32]);
+pub(crate) static FIXED_RANDOM: DangerFixedRandom = DangerFixedRandom::new([0x5a; 32]);
 
 /// Feeds arbitrary bytes to a `Connection` in `role`, with a fake clock, and checks what must
 /// hold whatever the peer sends.

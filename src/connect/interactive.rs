@@ -14,7 +14,7 @@ use rustyline::error::ReadlineError;
 use tokio::sync::mpsc;
 use wschannel::{Channel, CloseCode, CloseFrame, ControlPayload, Message};
 
-use super::{hex_preview, runtime_failure, save_binary, Ending, CLOSE_BACKSTOP};
+use super::{escape_controls, hex_preview, runtime_failure, save_binary, Ending, CLOSE_BACKSTOP};
 use crate::args::ConnectArgs;
 
 const PROMPT: &str = "> ";
@@ -174,7 +174,10 @@ pub async fn run(prompt: Prompt, ws: Channel, args: &ConnectArgs) -> Result<()> 
                 let _ = ack.send(next);
             }
             item = rx.next() => match item {
-                Some(Ok(Message::Text(t))) => out.line(&format!("< {}", t.as_str().replace('\n', "\n  "))),
+                Some(Ok(Message::Text(t))) => {
+                    // Escape sequences from the server are shown, not obeyed.
+                    out.line(&format!("< {}", escape_controls(t.as_str()).replace('\n', "\n  ")));
+                }
                 Some(Ok(Message::Binary(b))) => {
                     let mut line = format!("< [binary {} bytes] {}", b.len(), hex_preview(&b));
                     if let Some(dir) = &args.save_binary {
@@ -200,7 +203,7 @@ pub async fn run(prompt: Prompt, ws: Channel, args: &ConnectArgs) -> Result<()> 
                 Some(Ok(_)) => {}
                 Some(Err(e)) => {
                     let f = runtime_failure(args, &e);
-                    out.line(&f.message);
+                    out.line(&escape_controls(&f.message));
                     failure.get_or_insert(f);
                 }
                 None => break,

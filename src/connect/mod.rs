@@ -6,6 +6,7 @@
 mod interactive;
 mod pipe;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -301,7 +302,31 @@ impl Ending {
 /// it; this is the backstop.
 const CLOSE_BACKSTOP: Duration = Duration::from_secs(12);
 
-/// Writes binary message number `n` into `dir`, named by what its first bytes say it is.
+/// Text from the network made safe for a terminal: control characters (C0 but newline and
+/// tab, DEL and C1, which start escape sequences that can move the cursor, rewrite the screen
+/// or set the clipboard through OSC 52) are shown as `\x1b` or `\u{9b}`; a backslash is
+/// left as it is. Interactive output and error messages only: the pipe mode stays
+/// byte-exact.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !unsafe_char(c) => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Writes binary message number `n` into `dir`, named by what its first bytes say it is. The
+/// file must be new: an existing file is not overwritten and a symlink in its place is not
+/// followed (`O_CREAT | O_EXCL`), so a message cannot be written anywhere else.
 fn save_binary(dir: &Path, n: u64, data: &[u8]) -> io::Result<PathBuf> {
     let ext = match data {
         [0x89, b'P', b'N', b'G', ..] => "png",
@@ -314,7 +339,20 @@ fn save_binary(dir: &Path, n: u64, data: &[u8]) -> io::Result<PathBuf> {
         _ => "bin",
     };
     let path = dir.join(format!("binary-{n:04}.{ext}"));
-    std::fs::write(&path, data)?;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(
+        |e| match e.kind() {
+            io::ErrorKind::AlreadyExists => io::Error::new(
+                e.kind(),
+                format!(
+                    "{} already exists (--save-binary writes new files only): use an empty \
+                     directory",
+                    path.display()
+                ),
+            ),
+            _ => e,
+        },
+    )?;
+    io::Write::write_all(&mut file, data)?;
     Ok(path)
 }
 
@@ -336,6 +374,40 @@ fn hex_preview(data: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 11: server text, a `Location` header and rejection bodies reached the terminal
+    /// unescaped (OSC 52 sets the clipboard, CSI 2J clears the screen).
+    #[test]
+    fn control_characters_from_the_network_are_shown_escaped() {
+        assert!(matches!(escape_controls("plain text\n\tand ünïcode"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape_controls("\x1b]52;c;aGk=\x07 \x1b[2J\r\u{9b}31m\x7f ok\nnext"),
+            "\\x1b]52;c;aGk=\\x07 \\x1b[2J\\r\\u{9b}31m\\x7f ok\nnext"
+        );
+    }
+
+    /// Issue 11: `--save-binary` followed symlinks and overwrote existing files.
+    #[cfg(unix)]
+    #[test]
+    fn save_binary_creates_new_files_only_and_never_follows_a_symlink() {
+        let dir = std::env::temp_dir().join(format!("wschannel-save-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, b"keep me").unwrap();
+        // binary-0001.bin is a symlink to the victim, binary-0002.bin an existing file.
+        std::os::unix::fs::symlink(&victim, dir.join("binary-0001.bin")).unwrap();
+        std::fs::write(dir.join("binary-0002.bin"), b"old").unwrap();
+        let err = save_binary(&dir, 1, b"evil").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        assert!(err.to_string().contains("writes new files only"), "{err}");
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        save_binary(&dir, 2, b"new").unwrap_err();
+        assert_eq!(std::fs::read(dir.join("binary-0002.bin")).unwrap(), b"old");
+        let path = save_binary(&dir, 3, b"\x89PNG\r\n").unwrap();
+        assert_eq!(path, dir.join("binary-0003.png"));
+        assert_eq!(std::fs::read(&path).unwrap(), b"\x89PNG\r\n");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn hex_preview_is_bounded() {

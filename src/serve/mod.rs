@@ -1,6 +1,7 @@
 //! `wschannel serve`: the echo server, its browser test page, health and metrics, TLS, limits
 //! and graceful shutdown.
 
+mod limits;
 mod log_limit;
 mod metrics;
 
@@ -24,6 +25,7 @@ use wschannel::tls::TlsAcceptor;
 use wschannel::{CloseCode, Config, DeflateConfig, Message};
 
 use crate::args::ServeArgs;
+use limits::{FdLimit, Handshakes, Stop, Ticket};
 use log_limit::LogLimit;
 use metrics::{Direction, MessageCounts, Metrics};
 
@@ -37,6 +39,8 @@ struct Server {
     metrics: Metrics,
     tls: Option<TlsAcceptor>,
     slots: Arc<Semaphore>,
+    /// The connections still in their opening handshake, capped apart from `slots`.
+    handshakes: Arc<Handshakes>,
     shutdown: watch::Receiver<bool>,
     /// Failed handshakes are logged at the default level, but a flood of them is not.
     failure_log: LogLimit,
@@ -46,8 +50,44 @@ struct Server {
 const FAILURE_LOG_BURST: u32 = 20;
 const FAILURE_LOG_WINDOW: Duration = Duration::from_secs(60);
 
+/// When accept fails (out of descriptors), it waits this long, doubling per failure up to
+/// [`ACCEPT_BACKOFF_MAX`], as Go's `net/http` does: no spinning, and back soon after a
+/// descriptor is free.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 /// Runs the server until SIGINT or SIGTERM, then closes every connection with 1001 and exits.
 pub async fn run(args: ServeArgs) -> Result<()> {
+    let fd_limit = FdLimit::raise();
+    let max_handshakes = args
+        .max_handshakes
+        .unwrap_or_else(|| fd_limit.map_or(1024, FdLimit::default_max_handshakes));
+    let max_connections = args.max_connections.unwrap_or_else(|| {
+        fd_limit.map_or(10_000, |limit| limit.default_max_connections(max_handshakes))
+    });
+    match fd_limit {
+        Some(limit) => {
+            tracing::info!(
+                "file descriptor limit {} (soft limit was {}, hard limit {}): \
+                 --max-connections {max_connections}, --max-handshakes {max_handshakes}",
+                limit.now,
+                limit.was,
+                limit.hard
+            );
+            let wanted = (max_connections + max_handshakes) as u64 + limits::FD_RESERVE;
+            if wanted > limit.now {
+                tracing::warn!(
+                    "--max-connections {max_connections} and --max-handshakes {max_handshakes} \
+                     need about {wanted} file descriptors but the limit is {}: accept will \
+                     pause when they run out; raise the hard limit (ulimit -Hn) or lower them",
+                    limit.now
+                );
+            }
+        }
+        None => {
+            tracing::info!("--max-connections {max_connections}, --max-handshakes {max_handshakes}")
+        }
+    }
     let tls = tls_acceptor(&args)?;
     let listener = TcpListener::bind(args.listen).await.with_context(|| {
         format!(
@@ -64,10 +104,13 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .max_frame_size(args.max_message_size)
         .write_buffer_size(args.write_buffer)
         .close_timeout(args.grace_period.min(Duration::from_secs(5)))
+        .ping_interval(args.ping_interval)
+        .ping_timeout(args.ping_timeout)
         .deflate(args.deflate.then(|| DeflateConfig::default().level(args.deflate_level)));
     let (shutdown_tx, shutdown) = watch::channel(false);
     let server = Arc::new(Server {
-        slots: Arc::new(Semaphore::new(args.max_connections)),
+        slots: Arc::new(Semaphore::new(max_connections.min(Semaphore::MAX_PERMITS))),
+        handshakes: Handshakes::new(max_handshakes),
         args,
         config,
         metrics: Metrics::default(),
@@ -80,23 +123,49 @@ pub async fn run(args: ServeArgs) -> Result<()> {
 
     let signal = shutdown_signal();
     tokio::pin!(signal);
+    // While accept fails: the wait before the next try, and how many failed in a row.
+    let backoff = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(backoff);
+    let (mut backing_off, mut delay, mut failures) = (false, ACCEPT_BACKOFF_MIN, 0u64);
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = listener.accept(), if !backing_off => match accepted {
                 Ok((tcp, peer)) => {
+                    if failures > 0 {
+                        tracing::info!("accepting again after {failures} failed accepts");
+                        (failures, delay) = (0, ACCEPT_BACKOFF_MIN);
+                    }
+                    // A shed handshake is counted and logged by its own task, with its peer.
+                    let (ticket, _shed) = server.handshakes.admit();
                     let server = server.clone();
                     let alive = alive_tx.clone();
                     tokio::spawn(async move {
-                        server.handle(tcp, peer).await;
+                        server.handle(tcp, peer, ticket).await;
                         drop(alive);
                     });
                 }
-                // Out of file descriptors and the like: keep serving the connections we have.
+                // Out of file descriptors (EMFILE, ENFILE) and the like: keep serving the
+                // connections we have and try again after a pause that doubles while it lasts.
+                // One line per episode, not per try. (Linux reports EMFILE before it looks at
+                // the queue, so this is no sign that a client waits: nothing is shed for it.)
                 Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if failures == 0 {
+                        tracing::warn!(
+                            error = %e,
+                            handshakes = server.handshakes.len(),
+                            open = server.metrics.connections_open.load(Relaxed),
+                            "accept failed; pausing accept until it works again (out of file \
+                             descriptors? raise the hard limit with ulimit -Hn, or lower \
+                             --max-connections / --max-handshakes)"
+                        );
+                    }
+                    failures += 1;
+                    backoff.as_mut().reset(tokio::time::Instant::now() + delay);
+                    backing_off = true;
+                    delay = (delay * 2).min(ACCEPT_BACKOFF_MAX);
                 }
             },
+            () = &mut backoff, if backing_off => backing_off = false,
             name = &mut signal => {
                 // One notice, through the log (stderr, on by default).
                 tracing::info!(
@@ -117,26 +186,38 @@ pub async fn run(args: ServeArgs) -> Result<()> {
 }
 
 impl Server {
-    async fn handle(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr) {
+    /// One connection, from accept: `ticket` is its place among the handshakes, given back
+    /// once it is upgraded (or shed, which ends it).
+    async fn handle(self: Arc<Self>, tcp: TcpStream, peer: SocketAddr, mut ticket: Ticket) {
         let _ = tcp.set_nodelay(true);
         match self.tls.clone() {
             Some(acceptor) => {
                 let accept = Box::pin(acceptor.accept(tcp));
-                let accepted = tokio::time::timeout(self.args.handshake_timeout, accept).await;
-                match accepted {
-                    Ok(Ok(tls)) => Box::pin(self.handle_io(tls, peer)).await,
+                match ticket.within(self.args.handshake_timeout, accept).await {
+                    Ok(Ok(tls)) => Box::pin(self.handle_io(tls, peer, ticket)).await,
                     Ok(Err(e)) => self.handshake_failed(peer, "tls", &format!("TLS: {e}")),
-                    Err(_) => {
-                        let within = humantime::format_duration(self.args.handshake_timeout);
-                        self.handshake_failed(
-                            peer,
-                            "timeout",
-                            &format!("no TLS handshake within {within}"),
-                        )
-                    }
+                    Err(stop) => self.handshake_stopped(peer, stop, "TLS handshake"),
                 }
             }
-            None => Box::pin(self.handle_io(tcp, peer)).await,
+            None => Box::pin(self.handle_io(tcp, peer, ticket)).await,
+        }
+    }
+
+    /// A handshake phase timed out or was shed.
+    fn handshake_stopped(&self, peer: SocketAddr, stop: Stop, what: &str) {
+        match stop {
+            Stop::Timeout => {
+                let within = humantime::format_duration(self.args.handshake_timeout);
+                self.handshake_failed(peer, "timeout", &format!("no {what} within {within}"));
+            }
+            Stop::Shed => self.handshake_failed(
+                peer,
+                "shed",
+                &format!(
+                    "no {what} yet, and --max-handshakes was reached: dropped, the oldest \
+                     handshake, for a new connection"
+                ),
+            ),
         }
     }
 
@@ -165,22 +246,16 @@ impl Server {
     /// an idle connection holds all of it, so the futures of the handshake phases (which
     /// carry parser state and header arrays) are boxed while they run, and only the echo loop
     /// stays inline. (`handle` boxes this one: its TLS and plain variants differ in size.)
-    async fn handle_io<IO>(&self, mut io: IO, peer: SocketAddr)
+    async fn handle_io<IO>(&self, mut io: IO, peer: SocketAddr, mut ticket: Ticket)
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let read = tokio::time::timeout(
-            self.args.handshake_timeout,
-            Box::pin(read_request(&mut io, &self.config)),
-        );
+        let limit = self.args.handshake_timeout;
+        let read = ticket.within(limit, Box::pin(read_request(&mut io, &self.config)));
         let (request, leftover) = match read.await {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => return self.handshake_failed(peer, "bad_request", &e),
-            Err(_) => {
-                let within = humantime::format_duration(self.args.handshake_timeout);
-                let error = format!("no HTTP request within {within}");
-                return self.handshake_failed(peer, "timeout", &error);
-            }
+            Err(stop) => return self.handshake_stopped(peer, stop, "HTTP request"),
         };
 
         if !request.is_websocket_upgrade() {
@@ -188,13 +263,15 @@ impl Server {
             // A client that does not read the answer cannot hold the task: same bound as the
             // request had.
             let answer = Box::pin(self.serve_http(io, &request.method, &request.path));
-            let _ = tokio::time::timeout(self.args.handshake_timeout, answer).await;
+            let _ = ticket.within(limit, answer).await;
             return;
         }
 
         let Ok(_slot) = self.slots.clone().try_acquire_owned() else {
             self.handshake_failed(peer, "too_many_connections", &"--max-connections reached: 503");
-            let _ = Box::pin(reject(io, 503, "too many connections; try again later")).await;
+            let _ = ticket
+                .within(limit, Box::pin(reject(io, 503, "too many connections; try again later")))
+                .await;
             return;
         };
         let offered = request.protocols();
@@ -206,9 +283,10 @@ impl Server {
             self.config.clone(),
             protocol.as_deref(),
         ));
-        let ws = match accept.await {
-            Ok(ws) => ws,
-            Err(e) => {
+        let ws = match ticket.within(limit, accept).await {
+            Ok(Ok(ws)) => ws,
+            Err(stop) => return self.handshake_stopped(peer, stop, "101 sent"),
+            Ok(Err(e)) => {
                 let reason = match &e {
                     wschannel::Error::Handshake(h) if h.status() == 426 => "unsupported_version",
                     wschannel::Error::Handshake(_) => "bad_handshake",
@@ -218,6 +296,8 @@ impl Server {
                 return;
             }
         };
+        // Upgraded: the handshake place goes to the next connection.
+        drop(ticket);
         self.metrics.connections_total.fetch_add(1, Relaxed);
         self.metrics.connections_open.fetch_add(1, Relaxed);
         let started = Instant::now();
@@ -313,7 +393,6 @@ impl Server {
                     continue;
                 }
             };
-            activity.mark();
             let msg = match next {
                 Some(Ok(msg)) => msg,
                 // The peer broke the protocol: the library has sent the close code.
@@ -326,27 +405,48 @@ impl Server {
             let binary = match &msg {
                 Message::Text(_) => false,
                 Message::Binary(_) => true,
-                // Pings are answered by the library; pongs need nothing.
+                // Pings are answered by the library; pongs need nothing. Neither is progress:
+                // a client that only pings (or leaves a fragmented message unfinished) still
+                // idles out.
                 _ => continue,
             };
+            activity.mark();
             let len = msg.len();
             counts.message(Direction::Received, binary, len);
             // `feed` waits while the write buffer is full (a client that does not read): the
-            // idle deadline then ends the connection, so memory stays bounded. The timer may
-            // still be set for an earlier deadline: moving it must not drop the echo.
-            // (`feed` by hand: room in the write buffer, or the idle deadline, first.)
+            // idle deadline then ends the connection, so memory stays bounded, and shutdown
+            // closes it with 1001. The timer may still be set for an earlier deadline: moving
+            // it must not drop the echo.
+            // (`feed` by hand: room in the write buffer, the shutdown or the idle deadline.)
             let ready = poll_fn(|cx| loop {
                 if let Poll::Ready(ready) = ws.poll_ready_unpin(cx) {
-                    return Poll::Ready(Some(ready));
+                    return Poll::Ready(Blocked::Ready(ready));
+                }
+                if !shutdown_armed {
+                    if shutdown_signal.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Blocked::Shutdown);
+                    }
+                    shutdown_armed = true;
+                } else if self.shutdown.has_changed().unwrap_or(true) {
+                    return Poll::Ready(Blocked::Shutdown);
                 }
                 ready!(timer.as_mut().poll(cx));
                 if idled_out(timer.as_mut(), activity.settle() + idle) {
-                    return Poll::Ready(None);
+                    return Poll::Ready(Blocked::IdledOut);
                 }
                 timer_armed = false;
             })
             .await;
-            let fed = ready.map(|ready| ready.and_then(|()| ws.start_send_unpin(msg)));
+            let fed = match ready {
+                Blocked::Ready(ready) => Some(ready.and_then(|()| ws.start_send_unpin(msg))),
+                Blocked::Shutdown => {
+                    // The close frame is queued past the full write buffer and goes out when
+                    // the client reads; if it never does, the grace period ends it.
+                    let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
+                    break;
+                }
+                Blocked::IdledOut => None,
+            };
             match fed {
                 Some(Ok(())) => counts.message(Direction::Sent, binary, len),
                 Some(Err(_)) => {}
@@ -416,6 +516,13 @@ impl Activity {
         }
         self.at
     }
+}
+
+/// What ended a wait for room in the write buffer.
+enum Blocked<T> {
+    Ready(T),
+    Shutdown,
+    IdledOut,
 }
 
 /// What ended a wait in the echo loop.

@@ -14,6 +14,7 @@ pub struct Serve {
     pub child: Child,
     pub addr: SocketAddr,
     pub ws_url: String,
+    #[allow(dead_code)] // not every test binary serves pages
     pub http_url: String,
     /// With [`Serve::start_logged`]: everything the server writes to stderr, once it exits.
     stderr: Option<JoinHandle<String>>,
@@ -22,19 +23,40 @@ pub struct Serve {
 impl Serve {
     /// Starts the built binary on 127.0.0.1:0 with `args` and reads its ready line.
     pub async fn start(args: &[&str]) -> Serve {
-        Serve::start_with(args, false).await
+        Serve::start_with(args, false, None).await
     }
 
     /// Like [`Serve::start`], at the default log level (no `RUST_LOG`), keeping its stderr for
     /// [`Serve::stderr_after_exit`].
     #[allow(dead_code)] // not every test binary reads logs
     pub async fn start_logged(args: &[&str]) -> Serve {
-        Serve::start_with(args, true).await
+        Serve::start_with(args, true, None).await
     }
 
-    async fn start_with(args: &[&str], capture_stderr: bool) -> Serve {
+    /// Like [`Serve::start_logged`], with the file descriptor limit (`RLIMIT_NOFILE`) set to
+    /// `soft` and `hard` before the server starts.
+    #[allow(dead_code)] // not every test binary sets limits
+    #[cfg(unix)]
+    pub async fn start_with_fd_limit(args: &[&str], soft: u64, hard: u64) -> Serve {
+        Serve::start_with(args, true, Some((soft, hard))).await
+    }
+
+    async fn start_with(args: &[&str], capture_stderr: bool, nofile: Option<(u64, u64)>) -> Serve {
         let mut command = Command::new(env!("CARGO_BIN_EXE_wschannel"));
         command.args(["serve", "--listen", "127.0.0.1:0"]).args(args).stdout(Stdio::piped());
+        #[cfg(unix)]
+        if let Some((soft, hard)) = nofile {
+            use nix::sys::resource::{setrlimit, Resource};
+            // SAFETY: between fork and exec the closure only calls setrlimit(2), which is
+            // async-signal-safe, and allocates nothing.
+            unsafe {
+                command.pre_exec(move || {
+                    setrlimit(Resource::RLIMIT_NOFILE, soft, hard).map_err(std::io::Error::from)
+                });
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = nofile;
         if capture_stderr {
             command.env_remove("RUST_LOG").stderr(Stdio::piped());
         } else {
@@ -97,11 +119,37 @@ impl Serve {
     }
 }
 
+/// Raises this test process's soft descriptor limit to its hard limit (a test that opens
+/// thousands of sockets), and returns it.
+#[allow(dead_code)]
+#[cfg(unix)]
+pub fn raise_own_fd_limit() -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("getrlimit");
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard).expect("setrlimit");
+    }
+    hard
+}
+
+/// CPU time (user + system) a process has used so far, in clock ticks, from `/proc/PID/stat`.
+#[allow(dead_code)]
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // The fields after the command name, which is in parentheses and may contain spaces.
+    let rest = &stat[stat.rfind(')').expect("a command name") + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    // utime and stime are fields 14 and 15 of stat(5), 12 and 13 after the name and state.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[allow(dead_code)] // not every test binary needs files from the repository
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Python with `websockets`, as installed by `scripts/test`.
+#[allow(dead_code)]
 pub fn peer_python() -> PathBuf {
     std::env::var_os("WSCHANNEL_PEER_PYTHON").map(PathBuf::from).expect(
         "WSCHANNEL_PEER_PYTHON is not set: run the tests with scripts/test, which installs \

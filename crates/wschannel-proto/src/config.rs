@@ -9,7 +9,10 @@ use crate::random::{OsRandom, SecureRandom};
 /// bound here.
 ///
 /// Build it with [`Config::default`] and the setters; a setter clamps a value that would make
-/// the config unusable instead of panicking.
+/// the config unusable instead of panicking. The fields are public: a value set on a field
+/// directly is clamped the same way where a connection is built from the config (so
+/// `write_buffer_size = 0` behaves as 1 and cannot make every send wait forever), and
+/// `Connection::config` shows the values in force.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -102,9 +105,9 @@ impl Config {
         self
     }
 
-    /// Sets the keepalive ping interval; `None` turns keepalive off.
+    /// Sets the keepalive ping interval; `None` (or zero) turns keepalive off.
     pub fn ping_interval(mut self, d: Option<Duration>) -> Self {
-        self.ping_interval = d;
+        self.ping_interval = d.filter(|d| !d.is_zero());
         self
     }
 
@@ -151,6 +154,28 @@ impl Config {
     }
 }
 
+impl Config {
+    /// This config with every field in the range its setter allows: what a connection uses
+    /// when the fields were set directly.
+    pub(crate) fn clamped(self) -> Self {
+        let Config {
+            max_frame_size,
+            max_message_size,
+            ping_interval,
+            max_handshake_bytes,
+            max_headers,
+            write_buffer_size,
+            ..
+        } = self;
+        self.max_frame_size(max_frame_size)
+            .max_message_size(max_message_size)
+            .ping_interval(ping_interval)
+            .max_handshake_bytes(max_handshake_bytes)
+            .max_headers(max_headers)
+            .write_buffer_size(write_buffer_size)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +186,26 @@ mod tests {
         assert_eq!(c.max_frame_size, 125);
         assert_eq!(c.max_message_size, 125);
         assert_eq!(c.max_headers, 8);
+    }
+
+    /// Issue 11: the fields are public, so `write_buffer_size = 0` could be set past the
+    /// setter; a connection clamps it (and the rest) as the setters do.
+    #[test]
+    fn fields_set_directly_are_clamped_as_the_setters_would() {
+        let c = Config {
+            write_buffer_size: 0,
+            max_frame_size: 0,
+            max_message_size: 0,
+            max_headers: 0,
+            max_handshake_bytes: 0,
+            ping_interval: Some(Duration::ZERO),
+            ..Config::default()
+        };
+        let c = c.clamped();
+        assert_eq!(c.write_buffer_size, 1);
+        assert_eq!((c.max_frame_size, c.max_message_size), (125, 125));
+        assert_eq!((c.max_headers, c.max_handshake_bytes), (8, 1024));
+        assert_eq!(c.ping_interval, None);
+        assert_eq!(Config::default().clamped(), Config::default());
     }
 }

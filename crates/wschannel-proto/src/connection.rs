@@ -176,6 +176,8 @@ impl Connection {
     /// fails, the connection starts [`State::Finished`] with an [`Event::Closed`] of 1011 whose
     /// reason says so: it cannot mask a frame, so it sends none.
     pub fn new(role: Role, config: Config, now: Instant) -> Self {
+        // The fields are public: bring them into the ranges the setters allow.
+        let config = config.clamped();
         // RFC 6455 §5.3: a client's masks must be unpredictable; a server sends none.
         let mut seed = [0u8; 32];
         let seeded = match role {
@@ -528,7 +530,9 @@ impl Connection {
     ///
     /// # Errors
     /// [`UsageError::Closed`] once a close frame was sent or received;
-    /// [`UsageError::FragmentOrder`] while a fragmented message is being sent.
+    /// [`UsageError::FragmentOrder`] while a fragmented message is being sent;
+    /// for `Message::Close`, [`UsageError::InvalidCloseCode`] for a code that may not be sent
+    /// (1005, 1006, 1015, ...) and [`UsageError::CloseReasonTooLong`].
     pub fn send(&mut self, msg: Message) -> Result<(), UsageError> {
         self.send_message(msg, true)
     }
@@ -563,6 +567,9 @@ impl Connection {
                     Some(f) => (Some(f.code), f.reason.as_str()),
                     None => (None, ""),
                 };
+                if let Some(code) = code {
+                    check_close(code, reason)?;
+                }
                 self.start_close(None, code, reason);
                 Ok(())
             }
@@ -646,11 +653,12 @@ impl Connection {
     /// `close_timeout` from `now` for the peer's reply. Closing twice is not an error.
     ///
     /// # Errors
+    /// [`UsageError::InvalidCloseCode`] for a code that may not be sent: the constants
+    /// [`CloseCode::NO_STATUS`] (1005), [`CloseCode::ABNORMAL`] (1006) and
+    /// [`CloseCode::TLS_HANDSHAKE`] (1015) only report what happened (RFC 6455 §7.4.1);
     /// [`UsageError::CloseReasonTooLong`] when `reason` exceeds 123 bytes.
     pub fn close(&mut self, now: Instant, code: CloseCode, reason: &str) -> Result<(), UsageError> {
-        if reason.len() > CloseFrame::MAX_REASON_LEN {
-            return Err(UsageError::CloseReasonTooLong(reason.len()));
-        }
+        check_close(code, reason)?;
         self.start_close(Some(now), Some(code), reason);
         Ok(())
     }
@@ -861,6 +869,19 @@ impl std::fmt::Debug for Connection {
             .field("close_info", &self.close_info)
             .finish_non_exhaustive()
     }
+}
+
+/// RFC 6455 §7.4.1: 1005, 1006 and 1015 "MUST NOT be set as a status code in a Close control
+/// frame by an endpoint"; neither may the other reserved codes. A [`CloseCode`] can hold them
+/// (its constants report what happened), so a close that the user asks for is checked here.
+fn check_close(code: CloseCode, reason: &str) -> Result<(), UsageError> {
+    if !CloseCode::is_sendable(code.as_u16()) {
+        return Err(UsageError::InvalidCloseCode(code.as_u16()));
+    }
+    if reason.len() > CloseFrame::MAX_REASON_LEN {
+        return Err(UsageError::CloseReasonTooLong(reason.len()));
+    }
+    Ok(())
 }
 
 #[path = "connection_rx.rs"]

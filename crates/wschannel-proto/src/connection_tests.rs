@@ -237,3 +237,24 @@ fn poll_transmit_does_not_keep_a_burst_sized_buffer() {
     conn.poll_transmit(&mut buf);
     assert!(conn.out.capacity() >= 7);
 }
+
+/// Issue 11: `close` and `Message::Close` put 1005, 1006 or 1015 on the wire. Now they are
+/// refused, nothing is queued and the connection stays open; a close frame built by hand
+/// (public fields) with a reason over 123 bytes is refused too.
+#[test]
+fn close_codes_that_may_not_be_sent_are_refused_and_nothing_is_queued() {
+    let now = Instant::now();
+    let mut c = Connection::new(Role::Server, Config::default(), now);
+    for code in [CloseCode::NO_STATUS, CloseCode::ABNORMAL, CloseCode::TLS_HANDSHAKE] {
+        let refused = Err(UsageError::InvalidCloseCode(code.as_u16()));
+        assert_eq!(c.close(now, code, ""), refused);
+        let frame = CloseFrame { code, reason: Utf8Bytes::new() };
+        assert_eq!(c.send(Message::Close(Some(frame))), refused);
+    }
+    let long = CloseFrame { code: CloseCode::NORMAL, reason: "x".repeat(124).into() };
+    assert_eq!(c.send(Message::Close(Some(long))), Err(UsageError::CloseReasonTooLong(124)));
+    assert!(c.is_open());
+    assert_eq!(c.buffered(), 0);
+    c.close(now, CloseCode::NORMAL, "bye").unwrap();
+    assert!(!c.is_open());
+}

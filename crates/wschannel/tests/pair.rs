@@ -141,3 +141,35 @@ async fn a_split_sender_opts_out_of_compression() {
     assert_eq!(within(server.next()).await.unwrap().unwrap(), Message::text("as is"));
     assert_eq!(server.extension_stats().unwrap().messages_in, 1);
 }
+
+/// Issue 11: the channel's `close` and `send(Message::Close)` refuse the codes that only
+/// report what happened (1005, 1006, 1015); the connection stays usable.
+#[tokio::test]
+async fn close_with_a_code_that_may_not_be_sent_is_a_usage_error() {
+    let (mut client, mut server) = pair(Config::default());
+    for code in [CloseCode::NO_STATUS, CloseCode::ABNORMAL, CloseCode::TLS_HANDSHAKE] {
+        let err = within(client.close(code, "")).await.unwrap_err();
+        assert!(matches!(err, wschannel::Error::Usage(_)), "{code}: {err:?}");
+        assert!(err.to_string().contains("may not be sent"), "{err}");
+        let frame = wschannel::CloseFrame { code, reason: "".into() };
+        let err = within(client.send(Message::Close(Some(frame)))).await.unwrap_err();
+        assert!(matches!(err, wschannel::Error::Usage(_)), "{code}: {err:?}");
+    }
+    within(client.send(Message::text("still open"))).await.unwrap();
+    assert_eq!(within(server.next()).await.unwrap().unwrap(), Message::text("still open"));
+}
+
+/// Issue 11: `Config` has public fields, and `write_buffer_size = 0` made every send wait
+/// forever. A connection clamps it to 1 as the setter does.
+#[tokio::test]
+async fn a_write_buffer_of_zero_set_on_the_field_does_not_stall_sends() {
+    let mut config = Config::default();
+    config.write_buffer_size = 0;
+    let (mut client, mut server) = pair(config);
+    for i in 0..10 {
+        within(client.send(Message::text(format!("m{i}")))).await.unwrap();
+    }
+    for i in 0..10 {
+        assert_eq!(within(server.next()).await.unwrap().unwrap(), Message::text(format!("m{i}")));
+    }
+}
