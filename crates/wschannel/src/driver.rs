@@ -329,8 +329,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             }
         }
 
+        let mut wrote = false;
         match self.poll_write_out(cx) {
-            Poll::Ready(Ok(wrote)) => progress |= wrote,
+            Poll::Ready(Ok(w)) => wrote = w,
             Poll::Ready(Err(e)) => return self.fail(e),
             Poll::Pending => {}
         }
@@ -344,6 +345,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         }
 
         if self.poll_timer(cx).is_ready() {
+            progress = true;
+        }
+        // Bytes written are progress for a sender (room in the buffer, a flush done) and for a
+        // reader whose read waits on them (the budget for replies owed). A reader whose read
+        // is parked on the transport has nothing new to look at: one round less per message.
+        if wrote && !(order == Order::ReadFirst && self.read_parked) {
             progress = true;
         }
 
