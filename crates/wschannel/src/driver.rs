@@ -23,7 +23,7 @@
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
@@ -110,6 +110,8 @@ pub(crate) struct Core<S: AsyncRead + AsyncWrite + Unpin> {
     /// final flush and shutdown; created the first time a deadline exists.
     timer: Option<Pin<Box<Sleep>>>,
     timer_at: Option<Instant>,
+    /// The waker the timer last registered while armed for `timer_at`.
+    timer_waker: Option<Waker>,
     finish_deadline: Option<Instant>,
     /// The transport failed; delivered to the reader after the messages before it.
     io_error: Option<io::Error>,
@@ -166,6 +168,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             write_buffer_size: config.write_buffer_size.max(1),
             timer: None,
             timer_at: None,
+            timer_waker: None,
             finish_deadline: None,
             io_error: None,
             transport_done: false,
@@ -548,13 +551,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)))
         });
         match self.timer_at {
-            Some(at) if at <= deadline => {}
+            Some(at) if at <= deadline => {
+                // Still armed with this task's waker (keepalive: every round comes here): polling
+                // again would only register the same waker.
+                if !timer.is_elapsed()
+                    && self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
+                {
+                    return Poll::Pending;
+                }
+            }
             _ => {
                 timer.as_mut().reset(tokio::time::Instant::from_std(deadline));
                 self.timer_at = Some(deadline);
             }
         }
-        ready!(timer.as_mut().poll(cx));
+        if timer.as_mut().poll(cx).is_pending() {
+            if !self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                self.timer_waker = Some(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
         self.timer_at = None;
         let now = now();
         if now < deadline {
