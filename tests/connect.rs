@@ -96,14 +96,6 @@ impl PyServer {
     }
 }
 
-async fn metrics(server: &Serve) -> String {
-    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut body = String::new();
-    timeout(T, tcp.read_to_string(&mut body)).await.unwrap().unwrap();
-    body
-}
-
 #[tokio::test]
 async fn pipe_text_lines_echo_and_end_of_stdin_closes_with_1000() {
     let server = Serve::start(&[]).await;
@@ -113,14 +105,19 @@ async fn pipe_text_lines_echo_and_end_of_stdin_closes_with_1000() {
     // The server counts a close code when the connection is over; poll it, bounded.
     let seen = timeout(T, async {
         loop {
-            if metrics(&server).await.contains("wschannel_close_codes_total{code=\"1000\"} 1") {
+            if server
+                .http_get("/metrics")
+                .await
+                .1
+                .contains("wschannel_close_codes_total{code=\"1000\"} 1")
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await;
-    assert!(seen.is_ok(), "no close 1000 in:\n{}", metrics(&server).await);
+    assert!(seen.is_ok(), "no close 1000 in:\n{}", server.http_get("/metrics").await.1);
 }
 
 /// Issue 8: `connect --deflate` against `serve --deflate`: long lines go compressed both ways.
@@ -135,7 +132,7 @@ async fn pipe_with_deflate_compresses_both_ways() {
     assert_eq!(text(&out.stdout), input);
     let seen = timeout(T, async {
         loop {
-            let m = metrics(&server).await;
+            let m = server.http_get("/metrics").await.1;
             if m.contains("wschannel_deflate_connections_total 1") {
                 return m;
             }

@@ -94,11 +94,11 @@ async fn python_websockets_client_full_dialogue() {
 #[tokio::test]
 async fn page_health_metrics_and_404() {
     let server = Serve::start(&[]).await;
-    let (status, body) = http_get(&server, "/").await;
+    let (status, body) = server.http_get("/").await;
     assert_eq!(status, 200);
     assert!(body.contains("<title>") && body.contains("id=\"connect\""), "{body}");
-    assert_eq!(http_get(&server, "/healthz").await, (200, "ok\n".to_owned()));
-    assert_eq!(http_get(&server, "/nope").await.0, 404);
+    assert_eq!(server.http_get("/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(server.http_get("/nope").await.0, 404);
 
     let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
     timeout(T, ws.send(Message::text("abc"))).await.unwrap().unwrap();
@@ -178,8 +178,7 @@ async fn headless_chromium_negotiates_deflate_and_the_page_shows_it() {
     // Counted when the connection has ended on the server's side, which may trail the page.
     let mut metrics = String::new();
     for _ in 0..100 {
-        let (status, body) =
-            http_request(&server, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        let (status, body) = server.http_request("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert_eq!(status, 200);
         metrics = body;
         if metrics.contains("wschannel_deflate_connections_total 1\n") {
@@ -227,13 +226,13 @@ async fn handshake_failures_are_answered_and_counted_by_reason() {
     let server = Serve::start(&[]).await;
     let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
                    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
-    let (status, body) = http_request(
-        &server,
-        &format!("GET / HTTP/1.1\r\nHost: x\r\n{upgrade}Sec-WebSocket-Version: 8\r\n\r\n"),
-    )
-    .await;
+    let (status, body) = server
+        .http_request(&format!(
+            "GET / HTTP/1.1\r\nHost: x\r\n{upgrade}Sec-WebSocket-Version: 8\r\n\r\n"
+        ))
+        .await;
     assert_eq!(status, 426, "{body}");
-    let (status, _) = http_request(&server, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n").await;
+    let (status, _) = server.http_request("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n").await;
     assert_eq!(status, 400, "no Sec-WebSocket-Key");
     // The server counts a failure after answering it: wait until the counters show both.
     metrics_eventually(
@@ -251,7 +250,7 @@ async fn metrics_eventually(server: &Serve, lines: &[&str]) {
     let mut last = String::new();
     let seen = timeout(T, async {
         loop {
-            last = http_get(server, "/metrics").await.1;
+            last = server.http_get("/metrics").await.1;
             if lines.iter().all(|want| last.lines().any(|l| l == *want)) {
                 return;
             }
@@ -262,33 +261,17 @@ async fn metrics_eventually(server: &Serve, lines: &[&str]) {
     assert!(seen.is_ok(), "metrics never showed {lines:?}; last:\n{last}");
 }
 
-async fn http_get(server: &Serve, path: &str) -> (u16, String) {
-    http_request(server, &format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr)).await
-}
-
-/// Sends `req` as is and reads the whole response.
-async fn http_request(server: &Serve, req: &str) -> (u16, String) {
-    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    timeout(T, tcp.read_to_end(&mut raw)).await.unwrap().unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
-}
-
 /// Issue 10: failed handshakes showed in /metrics but in no log at the default level, and
 /// SIGTERM printed its notice twice (a log line and a plain line).
 #[tokio::test]
 async fn failed_handshakes_are_logged_with_peer_and_reason_and_sigterm_is_noticed_once() {
     let mut server = Serve::start_logged(&[]).await;
-    let (status, _) = http_request(
-        &server,
-        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    let (status, _) = server
+        .http_request(
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n",
-    )
-    .await;
+        )
+        .await;
     assert_eq!(status, 426);
     // The start of a TLS ClientHello, sent to the plain port.
     let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
@@ -327,7 +310,7 @@ async fn a_client_that_never_reads_is_closed_and_memory_stays_bounded() {
     // The server gives up on us: the connection is closed and counted.
     let closed = timeout(T, async {
         loop {
-            let (_, m) = http_get(&server, "/metrics").await;
+            let (_, m) = server.http_get("/metrics").await;
             if m.contains("wschannel_connections_open 0")
                 && m.contains("wschannel_close_codes_total{")
             {

@@ -41,7 +41,7 @@ async fn two_thousand_silent_connections_do_not_lock_out_a_fresh_client() {
     assert_eq!(back, Message::text("still here"));
 
     // 4096 / 8 = 512 handshake places: at least 2,000 - 512 silent ones were shed.
-    let (_, metrics) = common_http_get(&server, "/metrics").await;
+    let (_, metrics) = server.http_get("/metrics").await;
     let shed = metrics
         .lines()
         .find_map(|l| l.strip_prefix("wschannel_handshake_failures_total{reason=\"shed\"} "))
@@ -248,15 +248,4 @@ async fn read_frame(tcp: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
     let mut payload = vec![0; usize::try_from(len).unwrap()];
     tcp.read_exact(&mut payload).await.ok()?;
     Some((head[0] & 0x0f, payload))
-}
-
-async fn common_http_get(server: &Serve, path: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
-    tcp.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    timeout(T, tcp.read_to_end(&mut raw)).await.unwrap().unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    (status, body)
 }

@@ -357,12 +357,8 @@ impl Server {
                 if let Poll::Ready(next) = ws.poll_next_unpin(cx) {
                     return Poll::Ready(Woke::Next(next));
                 }
-                if !shutdown_armed {
-                    if shutdown_signal.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Woke::Shutdown);
-                    }
-                    shutdown_armed = true;
-                } else if self.shutdown.has_changed().unwrap_or(true) {
+                if shutdown_fired(shutdown_signal.as_mut(), &mut shutdown_armed, &self.shutdown, cx)
+                {
                     return Poll::Ready(Woke::Shutdown);
                 }
                 if !timer_armed {
@@ -422,12 +418,8 @@ impl Server {
                 if let Poll::Ready(ready) = ws.poll_ready_unpin(cx) {
                     return Poll::Ready(Blocked::Ready(ready));
                 }
-                if !shutdown_armed {
-                    if shutdown_signal.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Blocked::Shutdown);
-                    }
-                    shutdown_armed = true;
-                } else if self.shutdown.has_changed().unwrap_or(true) {
+                if shutdown_fired(shutdown_signal.as_mut(), &mut shutdown_armed, &self.shutdown, cx)
+                {
                     return Poll::Ready(Blocked::Shutdown);
                 }
                 ready!(timer.as_mut().poll(cx));
@@ -516,6 +508,25 @@ impl Activity {
         }
         self.at
     }
+}
+
+/// Whether the server is shutting down, for an echo loop that waits: the first wait polls
+/// `signal` (the receiver's `changed()`), which then holds the task's waker until it fires, so
+/// later waits (`armed`) only compare the version.
+fn shutdown_fired(
+    signal: Pin<&mut impl Future>,
+    armed: &mut bool,
+    shutdown: &watch::Receiver<bool>,
+    cx: &mut std::task::Context<'_>,
+) -> bool {
+    if *armed {
+        return shutdown.has_changed().unwrap_or(true);
+    }
+    if signal.poll(cx).is_ready() {
+        return true;
+    }
+    *armed = true;
+    false
 }
 
 /// What ended a wait for room in the write buffer.

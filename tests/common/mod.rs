@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
@@ -116,6 +116,29 @@ impl Serve {
             .status()
             .expect("run kill");
         assert!(ok.success());
+    }
+
+    /// `GET path` on a connection of its own: the status and the body.
+    #[allow(dead_code)] // not every test binary asks for pages
+    pub async fn http_get(&self, path: &str) -> (u16, String) {
+        self.http_request(&format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.addr)).await
+    }
+
+    /// Sends `req` as is on a connection of its own and reads the whole response (the server
+    /// closes after one plain HTTP answer): the status and the body.
+    #[allow(dead_code)]
+    pub async fn http_request(&self, req: &str) -> (u16, String) {
+        let mut tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(30), tcp.read_to_end(&mut raw))
+            .await
+            .expect("the server answers within 30 s")
+            .unwrap();
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
     }
 }
 
