@@ -466,7 +466,7 @@ impl Connection {
     /// no buffer that a burst grew. The next message allocates again.
     pub fn release_buffers(&mut self) {
         self.out.release();
-        if self.rx_message.is_none() && self.rx_buf.is_empty() {
+        if self.rx_message.is_none() && self.rx_buf.is_empty() && self.rx_buf.capacity() > 0 {
             self.rx_buf = BytesMut::new();
         }
         if self.rx_message.is_none() {

@@ -102,7 +102,7 @@ impl Outgoing {
 
     /// Gives back the memory of an empty queue.
     pub fn release(&mut self) {
-        if self.is_empty() {
+        if self.is_empty() && (self.buf.capacity() > 0 || self.bodies.capacity() > 0) {
             *self = Outgoing::default();
         }
     }

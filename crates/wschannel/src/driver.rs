@@ -90,6 +90,9 @@ pub(crate) struct Core<S: AsyncRead + AsyncWrite + Unpin> {
     read_size: usize,
     /// About how large the read buffer's allocation is (for releasing it when quiet).
     rbuf_alloc: usize,
+    /// Nothing was read into `rbuf` since it was rewound to the front of its allocation (as
+    /// far as the messages pointing into it allowed): no need to try again.
+    rbuf_rewound: bool,
     /// Bytes read since the transport last said `Pending` or the channel last yielded.
     turn_bytes: usize,
 
@@ -157,6 +160,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             rbuf: leftover,
             read_size: READ_MIN,
             rbuf_alloc: 0,
+            rbuf_rewound: false,
             turn_bytes: 0,
             wbuf: Outgoing::new(),
             needs_flush: false,
@@ -458,11 +462,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         if self.rbuf.capacity() == 0 {
             self.rbuf = pool::take(self.read_size);
             self.rbuf_alloc = self.rbuf.capacity();
-        } else if self.rbuf.is_empty() {
+            self.rbuf_rewound = true;
+        } else if self.rbuf.is_empty() && !self.rbuf_rewound {
             // Everything was consumed: start again at the front of the allocation when no
             // message points into it (no copy, no allocation), so that a frame that fits the
             // buffer arrives whole and is handed out without a copy.
             let _ = self.rbuf.try_reclaim(self.rbuf.capacity() + 1);
+            self.rbuf_rewound = true;
         }
         let spare = self.rbuf.capacity() - self.rbuf.len();
         let missing = self.conn.read_hint();
@@ -486,6 +492,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 self.conn.handle_eof();
             }
             Poll::Ready(Ok(n)) => {
+                self.rbuf_rewound = false;
                 self.turn_bytes += n;
                 self.adapt_read_size(n, spare);
                 let before = self.conn.buffered();
@@ -515,7 +522,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
     /// keeping them for a second of quiet 24.5k (each connection's own cold buffers).
     fn release_when_quiet(&mut self) {
         if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
-            pool::give(std::mem::take(&mut self.rbuf));
+            let rbuf = std::mem::take(&mut self.rbuf);
+            if self.rbuf_rewound {
+                pool::give_rewound(rbuf);
+            } else {
+                pool::give(rbuf);
+            }
             self.rbuf_alloc = 0;
         }
         // Write buffers are never advanced (see `Outgoing`): no rewinding needed.

@@ -47,8 +47,8 @@ pub(crate) fn give(mut buf: BytesMut) {
     give_rewound(buf);
 }
 
-/// [`give`] for a buffer that was never advanced or split (a write buffer: see
-/// `wschannel_proto::Outgoing`), so that it needs no rewinding.
+/// [`give`] for a buffer that needs no rewinding: one that was never advanced or split (a write
+/// buffer: see `wschannel_proto::Outgoing`), or one rewound since it was last read into.
 pub(crate) fn give_rewound(buf: BytesMut) {
     if !buf.is_empty() || buf.capacity() == 0 || buf.capacity() > MAX_SPARE {
         return;
