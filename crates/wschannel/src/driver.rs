@@ -562,13 +562,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         let timer = self.timer.get_or_insert_with(|| {
             Box::pin(tokio::time::sleep_until(tokio::time::Instant::from_std(deadline)))
         });
+        let same_waker = self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()));
         match self.timer_at {
             Some(at) if at <= deadline => {
                 // Still armed with this task's waker (keepalive: every round comes here): polling
                 // again would only register the same waker.
-                if !timer.is_elapsed()
-                    && self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker()))
-                {
+                if same_waker && !timer.is_elapsed() {
                     return Poll::Pending;
                 }
             }
@@ -578,7 +577,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             }
         }
         if timer.as_mut().poll(cx).is_pending() {
-            if !self.timer_waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            if !same_waker {
                 self.timer_waker = Some(cx.waker().clone());
             }
             return Poll::Pending;
