@@ -51,20 +51,24 @@ impl Utf8Validator {
                 }
             }
         }
-        match simdutf8::compat::from_utf8(data) {
-            Ok(_) => Ok(()),
-            Err(e) => match e.error_len() {
-                Some(_) => Err(Utf8Error),
-                None => {
-                    // The tail is a valid but unfinished code point: carry it.
-                    let tail = &data[e.valid_up_to()..];
-                    self.partial[..tail.len()].copy_from_slice(tail);
-                    // A valid unfinished prefix is at most 3 bytes long.
-                    self.partial_len = tail.len() as u8;
-                    Ok(())
+        // Validate up to the start of a code point the piece cuts off with the fast `basic`
+        // validator, and carry that unfinished code point (at most 3 bytes). Text split at
+        // arbitrary points (TCP reads) nearly always ends inside a multi-byte code point, and
+        // `compat`, which reports where it stopped, is slower on the whole piece.
+        let cut = unfinished_tail(data);
+        let (whole, tail) = data.split_at(cut);
+        validate(whole)?;
+        if !tail.is_empty() {
+            // Fail fast: the carried bytes must be able to start a valid code point.
+            if let Err(e) = std::str::from_utf8(tail) {
+                if e.error_len().is_some() {
+                    return Err(Utf8Error);
                 }
-            },
+            }
+            self.partial[..tail.len()].copy_from_slice(tail);
+            self.partial_len = tail.len() as u8;
         }
+        Ok(())
     }
 
     /// Ends the string.
@@ -85,6 +89,27 @@ impl Utf8Validator {
     pub fn is_complete(&self) -> bool {
         self.partial_len == 0
     }
+}
+
+/// Where the code point that `data` may cut off starts: `data.len()` when the last lead byte
+/// within the last 3 bytes announces no more bytes than follow it (or there is none: then the
+/// validator decides), otherwise that lead byte's index.
+fn unfinished_tail(data: &[u8]) -> usize {
+    let len = data.len();
+    for back in 1..=len.min(3) {
+        let b = data[len - back];
+        if b & 0xc0 == 0x80 {
+            continue; // a continuation byte: look further back
+        }
+        let needed = match b {
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xff => 4,
+            _ => 1, // ASCII
+        };
+        return if needed > back { len - back } else { len };
+    }
+    len
 }
 
 /// The longest prefix of `s` that is at most `max_len` bytes long and ends at a char boundary:
@@ -276,6 +301,81 @@ mod tests {
             for i in 0..=s.len() {
                 assert_eq!(split_validate(s, &[i]).is_ok(), expect, "{s:?} at {i}");
             }
+        }
+    }
+
+    /// True when `bytes` can be continued into valid UTF-8 (std's reading).
+    fn is_valid_prefix(bytes: &[u8]) -> bool {
+        match std::str::from_utf8(bytes) {
+            Ok(_) => true,
+            Err(e) => e.error_len().is_none(),
+        }
+    }
+
+    /// Text with code points of every length, then some bytes overwritten with bytes that
+    /// are often invalid where they land (continuations, surrogates, overlongs, 0xf5..).
+    fn mostly_utf8() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        use proptest::prelude::*;
+        let chars = proptest::collection::vec(
+            prop_oneof![any::<char>(), Just('a'), Just('é'), Just('€'), Just('𝄞')],
+            0..200,
+        );
+        let hits = proptest::collection::vec(
+            (
+                any::<usize>(),
+                prop_oneof![
+                    Just(0x80u8),
+                    Just(0xbf),
+                    Just(0xc0),
+                    Just(0xe0),
+                    Just(0xed),
+                    Just(0xf0),
+                    Just(0xf4),
+                    Just(0xf5),
+                    Just(0xff),
+                    any::<u8>()
+                ],
+            ),
+            0..3,
+        );
+        (chars, hits).prop_map(|(chars, hits)| {
+            let mut bytes = chars.into_iter().collect::<String>().into_bytes();
+            for (at, b) in hits {
+                if !bytes.is_empty() {
+                    let i = at % bytes.len();
+                    bytes[i] = b;
+                }
+            }
+            bytes
+        })
+    }
+
+    proptest::proptest! {
+        /// Fed in any pieces, the validator agrees with std at every step: a piece fails
+        /// exactly when the bytes so far stop being a prefix of valid UTF-8, and `finish`
+        /// succeeds exactly when the whole is valid.
+        #[test]
+        fn pieces_agree_with_std_at_every_step(
+            bytes in mostly_utf8(),
+            cuts in proptest::collection::vec(proptest::prelude::any::<usize>(), 0..6),
+        ) {
+            let mut cuts: Vec<usize> =
+                cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
+            cuts.push(bytes.len());
+            cuts.sort_unstable();
+            let mut v = Utf8Validator::new();
+            let mut prev = 0;
+            for &cut in &cuts {
+                let fed = v.feed(&bytes[prev..cut]).is_ok();
+                let prefix_ok = is_valid_prefix(&bytes[..cut]);
+                proptest::prop_assert_eq!(fed, prefix_ok, "pieces up to {}", cut);
+                if !fed {
+                    return Ok(());
+                }
+                prev = cut;
+            }
+            proptest::prop_assert_eq!(v.finish().is_ok(), std::str::from_utf8(&bytes).is_ok());
+            proptest::prop_assert_eq!(validate(&bytes).is_ok(), std::str::from_utf8(&bytes).is_ok());
         }
     }
 
