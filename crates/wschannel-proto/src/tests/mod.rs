@@ -41,7 +41,7 @@ fn every_split_offset_yields_the_same_messages() {
     reference.client.poll_transmit(&mut wire);
     let expected = {
         let mut binary = vec![1u8; 130];
-        binary.extend(std::iter::repeat(2u8).take(70_000));
+        binary.extend(std::iter::repeat_n(2u8, 70_000));
         vec![
             Message::text("a€𝄞b".repeat(20)),
             Message::Ping(ControlPayload::try_from_bytes(&b"mid"[..]).unwrap()),
