@@ -359,18 +359,6 @@ impl Server {
     where
         IO: AsyncRead + AsyncWrite + Unpin,
     {
-        if std::env::var_os("WSCH_MINLOOP").is_some() {
-            while let Some(next) = ws.next().await {
-                match next {
-                    Ok(msg @ (Message::Text(_) | Message::Binary(_))) => {
-                        let _ = ws.feed(msg).await;
-                    }
-                    Ok(_) => {}
-                    Err(_) => break,
-                }
-            }
-            return ws;
-        }
         // One shutdown future for the connection's life, polled only when no message is ready;
         // while messages keep coming, a cheap version check at the top of the loop sees it.
         let mut shutdown = self.shutdown.clone();
