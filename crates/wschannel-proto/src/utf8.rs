@@ -60,10 +60,8 @@ impl Utf8Validator {
         validate(whole)?;
         if !tail.is_empty() {
             // Fail fast: the carried bytes must be able to start a valid code point.
-            if let Err(e) = std::str::from_utf8(tail) {
-                if e.error_len().is_some() {
-                    return Err(Utf8Error);
-                }
+            if !is_valid_prefix(tail) {
+                return Err(Utf8Error);
             }
             self.partial[..tail.len()].copy_from_slice(tail);
             self.partial_len = tail.len() as u8;
@@ -88,6 +86,14 @@ impl Utf8Validator {
     /// True when no unfinished code point is carried.
     pub fn is_complete(&self) -> bool {
         self.partial_len == 0
+    }
+}
+
+/// True when `bytes` (a few carried bytes) can be continued into valid UTF-8.
+fn is_valid_prefix(bytes: &[u8]) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none(),
     }
 }
 
@@ -301,14 +307,6 @@ mod tests {
             for i in 0..=s.len() {
                 assert_eq!(split_validate(s, &[i]).is_ok(), expect, "{s:?} at {i}");
             }
-        }
-    }
-
-    /// True when `bytes` can be continued into valid UTF-8 (std's reading).
-    fn is_valid_prefix(bytes: &[u8]) -> bool {
-        match std::str::from_utf8(bytes) {
-            Ok(_) => true,
-            Err(e) => e.error_len().is_none(),
         }
     }
 
