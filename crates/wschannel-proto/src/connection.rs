@@ -255,6 +255,13 @@ impl Connection {
         self.rx_in_place.as_ref().map_or(0, |p| p.len - p.seen)
     }
 
+    /// The whole wire length (header and payload) of the frame completing in the input buffer
+    /// (0 when none): a caller that sees frames of one size can end its reads on their
+    /// boundaries, so that no frame is cut by the end of its buffer (and copied to a larger one).
+    pub fn in_place_frame_len(&self) -> usize {
+        self.rx_in_place.as_ref().map_or(0, |p| p.header_len + p.len)
+    }
+
     /// This end's role.
     pub fn role(&self) -> Role {
         self.role

@@ -288,6 +288,66 @@ async fn frames_split_at_every_byte_arrive_whole() {
     assert_eq!(within(ch.next()).await.unwrap().unwrap(), Message::text("héllo wörld"));
 }
 
+/// Large frames of one size make the channel end its reads on their boundaries (so that no
+/// frame is cut by the end of its buffer and copied): whatever sizes follow and however the
+/// transport cuts the bytes, every message arrives whole and in order.
+#[tokio::test]
+async fn large_frames_of_repeating_and_changing_sizes_arrive_whole() {
+    use tokio::io::AsyncWriteExt;
+
+    let (ours, theirs) = tokio::io::duplex(256 << 10);
+    let mut ch = Channel::from_stream(ours, Role::Server, Config::default());
+    let mut peer = Peer { io: theirs, mask: true };
+    // Runs of equal sizes (the reads align to them), sizes that change inside a read, one
+    // frame larger than a read (128 KiB), small frames between, text among binary.
+    let sizes = [65536; 6]
+        .into_iter()
+        .chain([16384; 12])
+        .chain([65543, 65543, 9000, 100, 65543, 200_000, 8192, 8192, 0, 20_000, 20_000])
+        .chain([65536; 5])
+        .chain([131_072 - 14, 131_072 - 14, 70_000]);
+    let messages: Vec<Message> = sizes
+        .enumerate()
+        .map(|(i, n)| {
+            if i % 5 == 3 {
+                Message::text("é".repeat(n / 2))
+            } else {
+                Message::binary((0..n).map(|j| (i * 7 + j * 13) as u8).collect::<Vec<u8>>())
+            }
+        })
+        .collect();
+    let wire: Vec<u8> = messages
+        .iter()
+        .flat_map(|m| match m {
+            Message::Text(t) => peer.encode(true, 0x1, t.as_bytes()),
+            Message::Binary(b) => peer.encode(true, 0x2, b),
+            _ => unreachable!(),
+        })
+        .collect();
+
+    // Cut the bytes at sizes that land anywhere in a frame (a loopback TCP segment is 65483).
+    let cuts = [65483, 1, 7000, 131_072, 13, 65550, 40_000, 3];
+    let writer = async {
+        let mut rest = &wire[..];
+        for cut in cuts.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let (now, later) = rest.split_at((*cut).min(rest.len()));
+            within(peer.io.write_all(now)).await.expect("peer write");
+            rest = later;
+        }
+    };
+    let reader = async {
+        for (i, want) in messages.iter().enumerate() {
+            let got = within(ch.next()).await.expect("a message").expect("no error");
+            assert_eq!(got.len(), want.len(), "message {i}");
+            assert!(&got == want, "message {i} differs");
+        }
+    };
+    tokio::join!(writer, reader);
+}
+
 #[tokio::test(start_paused = true)]
 async fn reading_pauses_at_the_byte_budget_when_nobody_takes_messages() {
     use tokio::io::AsyncWriteExt;
