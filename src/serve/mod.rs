@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::task::{ready, Poll};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -384,102 +384,97 @@ impl Server {
                 let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
                 break;
             }
-            let woke = poll_fn(|cx| {
-                if let Poll::Ready(next) = ws.poll_next_unpin(cx) {
-                    return Poll::Ready(Woke::Next(next));
-                }
-                if shutdown_fired(shutdown_signal.as_mut(), &mut shutdown_armed, &self.shutdown, cx)
-                {
-                    return Poll::Ready(Woke::Shutdown);
-                }
-                if !timer_armed {
-                    if timer.as_mut().poll(cx).is_ready() {
-                        return Poll::Ready(Woke::Timer);
+            // One wait per message, and no message held across it: room for the echo first
+            // (ready at once unless the client stops reading), then the next message, queued
+            // as soon as it is taken.
+            let step = poll_fn(|cx| {
+                let room = match ws.poll_ready_unpin(cx) {
+                    Poll::Ready(ready) => ready.is_ok(),
+                    Poll::Pending => {
+                        // A full write buffer (a client that does not read): read no more
+                        // until there is room, the server shuts down or the deadline passes.
+                        return match shutdown_fired(
+                            shutdown_signal.as_mut(),
+                            &mut shutdown_armed,
+                            &self.shutdown,
+                            cx,
+                        ) {
+                            true => Poll::Ready(Step::Shutdown),
+                            false => timer_fired(timer.as_mut(), &mut timer_armed, cx)
+                                .map(|()| Step::Timer { blocked: true }),
+                        };
                     }
-                    timer_armed = true;
-                } else if timer.is_elapsed() {
-                    return Poll::Ready(Woke::Timer);
+                };
+                match ws.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(msg))) => {
+                        let binary = match &msg {
+                            Message::Text(_) => false,
+                            Message::Binary(_) => true,
+                            // Pings are answered by the library; pongs need nothing. Neither is
+                            // progress: a client that only pings (or leaves a fragmented
+                            // message unfinished) still idles out.
+                            _ => return Poll::Ready(Step::Next),
+                        };
+                        activity.mark();
+                        let len = msg.len();
+                        counts.message(Direction::Received, binary, len);
+                        // Closing (`room` false, or the send refused): nothing to echo; read
+                        // on to the end.
+                        if room && ws.start_send_unpin(msg).is_ok() {
+                            counts.message(Direction::Sent, binary, len);
+                        }
+                        Poll::Ready(Step::Next)
+                    }
+                    Poll::Ready(Some(Err(e))) => {
+                        // The peer broke the protocol: the library has sent the close code.
+                        tracing::debug!(error = %e, "connection error");
+                        Poll::Ready(Step::Next)
+                    }
+                    Poll::Ready(None) => Poll::Ready(Step::End),
+                    Poll::Pending => {
+                        if shutdown_fired(
+                            shutdown_signal.as_mut(),
+                            &mut shutdown_armed,
+                            &self.shutdown,
+                            cx,
+                        ) {
+                            return Poll::Ready(Step::Shutdown);
+                        }
+                        if timer_fired(timer.as_mut(), &mut timer_armed, cx).is_ready() {
+                            return Poll::Ready(Step::Timer { blocked: false });
+                        }
+                        activity.settle();
+                        self.metrics.add(&mut counts);
+                        Poll::Pending
+                    }
                 }
-                activity.settle();
-                self.metrics.add(&mut counts);
-                Poll::Pending
             })
             .await;
-            let next = match woke {
-                Woke::Next(next) => next,
-                Woke::Shutdown => {
+            match step {
+                Step::Next => {}
+                Step::End => break,
+                Step::Shutdown => {
+                    // When the client does not read, the close frame is queued past the full
+                    // write buffer and goes out when it does; if it never does, the grace
+                    // period ends it.
                     let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
                     break;
                 }
-                Woke::Timer => {
-                    if idled_out(timer.as_mut(), activity.settle() + idle) {
-                        let _ = ws.close(CloseCode::NORMAL, "idle timeout").await;
-                        break;
-                    }
+                Step::Timer { blocked } => {
                     timer_armed = false;
-                    continue;
-                }
-            };
-            let msg = match next {
-                Some(Ok(msg)) => msg,
-                // The peer broke the protocol: the library has sent the close code.
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "connection error");
-                    continue;
-                }
-                None => break,
-            };
-            let binary = match &msg {
-                Message::Text(_) => false,
-                Message::Binary(_) => true,
-                // Pings are answered by the library; pongs need nothing. Neither is progress:
-                // a client that only pings (or leaves a fragmented message unfinished) still
-                // idles out.
-                _ => continue,
-            };
-            activity.mark();
-            let len = msg.len();
-            counts.message(Direction::Received, binary, len);
-            // `feed` waits while the write buffer is full (a client that does not read): the
-            // idle deadline then ends the connection, so memory stays bounded, and shutdown
-            // closes it with 1001. The timer may still be set for an earlier deadline: moving
-            // it must not drop the echo.
-            // (`feed` by hand: room in the write buffer, the shutdown or the idle deadline.)
-            let ready = poll_fn(|cx| loop {
-                if let Poll::Ready(ready) = ws.poll_ready_unpin(cx) {
-                    return Poll::Ready(Blocked::Ready(ready));
-                }
-                if shutdown_fired(shutdown_signal.as_mut(), &mut shutdown_armed, &self.shutdown, cx)
-                {
-                    return Poll::Ready(Blocked::Shutdown);
-                }
-                ready!(timer.as_mut().poll(cx));
-                if idled_out(timer.as_mut(), activity.settle() + idle) {
-                    return Poll::Ready(Blocked::IdledOut);
-                }
-                timer_armed = false;
-            })
-            .await;
-            let fed = match ready {
-                Blocked::Ready(ready) => Some(ready.and_then(|()| ws.start_send_unpin(msg))),
-                Blocked::Shutdown => {
-                    // The close frame is queued past the full write buffer and goes out when
-                    // the client reads; if it never does, the grace period ends it.
-                    let _ = ws.close(CloseCode::GOING_AWAY, "server shutting down").await;
-                    break;
-                }
-                Blocked::IdledOut => None,
-            };
-            match fed {
-                Some(Ok(())) => counts.message(Direction::Sent, binary, len),
-                Some(Err(_)) => {}
-                None => {
-                    tracing::debug!("client stopped reading; closing");
-                    let _ = tokio::time::timeout(
-                        self.config.close_timeout,
-                        ws.close(CloseCode::POLICY_VIOLATION, "not reading"),
-                    )
-                    .await;
+                    if !idled_out(timer.as_mut(), activity.settle() + idle) {
+                        continue;
+                    }
+                    if blocked {
+                        tracing::debug!("client stopped reading; closing");
+                        let _ = tokio::time::timeout(
+                            self.config.close_timeout,
+                            ws.close(CloseCode::POLICY_VIOLATION, "not reading"),
+                        )
+                        .await;
+                    } else {
+                        let _ = ws.close(CloseCode::NORMAL, "idle timeout").await;
+                    }
                     break;
                 }
             }
@@ -560,18 +555,34 @@ fn shutdown_fired(
     false
 }
 
-/// What ended a wait for room in the write buffer.
-enum Blocked<T> {
-    Ready(T),
+/// What ended a wait in the echo loop.
+enum Step {
+    /// A message was taken (and echoed, if it was data and there was room).
+    Next,
+    /// The connection is over.
+    End,
     Shutdown,
-    IdledOut,
+    /// The idle timer fired; `blocked`: while the write buffer was full.
+    Timer {
+        blocked: bool,
+    },
 }
 
-/// What ended a wait in the echo loop.
-enum Woke<T> {
-    Next(Option<T>),
-    Shutdown,
-    Timer,
+/// Whether the idle timer fired: the first wait polls it, and it then holds the task's waker
+/// until it fires or is reset (`armed`), so later waits only look at its elapsed flag.
+fn timer_fired(
+    timer: Pin<&mut Sleep>,
+    armed: &mut bool,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<()> {
+    if *armed {
+        return if timer.is_elapsed() { Poll::Ready(()) } else { Poll::Pending };
+    }
+    if timer.poll(cx).is_ready() {
+        return Poll::Ready(());
+    }
+    *armed = true;
+    Poll::Pending
 }
 
 fn tls_acceptor(args: &ServeArgs) -> Result<Option<TlsAcceptor>> {
