@@ -51,6 +51,11 @@ impl MessageCounts {
         self.bytes[d][t] += len as u64;
         self.any = true;
     }
+
+    /// Whether any message was counted since the last [`Metrics::add`].
+    pub fn any(&self) -> bool {
+        self.any
+    }
 }
 
 impl Metrics {
