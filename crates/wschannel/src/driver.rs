@@ -65,6 +65,16 @@ const VECTORED_MIN: usize = 8 << 10;
 /// At most this many slices per vectored write.
 const MAX_SLICES: usize = 64;
 
+/// The frame size reads align to, for a frame of `len` bytes on the wire cut by a read: itself
+/// from [`ALIGN_MIN`] to [`READ_MAX`], otherwise none (0).
+fn align_unit(len: usize) -> usize {
+    if (ALIGN_MIN..=READ_MAX).contains(&len) {
+        len
+    } else {
+        0
+    }
+}
+
 /// The clock the connection is given. Tokio's, so that `tokio::time::pause` also pauses the
 /// protocol's keepalive and close timers.
 pub(crate) fn now() -> Instant {
@@ -483,7 +493,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
         }
         let spare = self.rbuf.capacity() - self.rbuf.len();
         let missing = self.conn.read_hint();
-        let unit = self.frame_unit;
+        // The size to align to: the frame completing in place, if there is one (so that
+        // `missing` <= `unit` <= `READ_MAX`), else the last one a read cut.
+        let unit = match missing {
+            0 => self.frame_unit,
+            _ => align_unit(self.conn.in_place_frame_len()),
+        };
         let mut limit = usize::MAX;
         if unit != 0 && (missing > 0 || self.rbuf.is_empty()) {
             // Large frames of one size (a stream of 64 KiB messages, say): a read that fills
@@ -538,7 +553,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
                 self.owed += self.conn.buffered().saturating_sub(before);
                 let cut = self.conn.in_place_frame_len();
                 if cut != 0 {
-                    self.frame_unit = if (ALIGN_MIN..=READ_MAX).contains(&cut) { cut } else { 0 };
+                    self.frame_unit = align_unit(cut);
                 }
             }
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
@@ -685,5 +700,54 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Drop for Core<S> {
                 let _ = Pin::new(&mut self.io).poll_shutdown(&mut cx);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// A client frame masked with the key 0 (so the payload goes as it is).
+    fn frame(len: usize, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0x82, 0x80 | 127];
+        f.extend_from_slice(&(len as u64).to_be_bytes());
+        f.extend_from_slice(&[0; 4]);
+        f.extend_from_slice(payload);
+        f
+    }
+
+    async fn next_len(core: &mut Core<tokio::io::DuplexStream>) -> usize {
+        match std::future::poll_fn(|cx| core.poll_message(cx)).await {
+            Some(Item::Message(m)) => m.len(),
+            _ => panic!("expected a message"),
+        }
+    }
+
+    /// Reads aligned to large frames reserve at most the rest of the frame being read plus
+    /// `READ_MAX`; a far larger declared frame after them reserves no more than before there
+    /// was alignment (about what arrived, doubling): the declared length costs nothing until
+    /// its bytes come.
+    #[tokio::test]
+    async fn room_reserved_ahead_stays_bounded_when_frame_sizes_change() {
+        let (ours, mut peer) = tokio::io::duplex(4 << 20);
+        let mut core = Core::new(ours, Role::Server, Config::default(), BytesMut::new(), None);
+        let big = vec![7u8; 64 << 10];
+        let (a, b) = (frame(big.len(), &big), frame(big.len(), &big));
+        // A whole, B cut after 1000 bytes: reads now align to 64 KiB frames.
+        peer.write_all(&a).await.unwrap();
+        peer.write_all(&b[..1000]).await.unwrap();
+        assert_eq!(next_len(&mut core).await, 64 << 10);
+        assert_eq!(core.frame_unit, b.len());
+        assert!(core.rbuf.capacity() <= b.len() + READ_MAX, "{}", core.rbuf.capacity());
+        // The rest of B, then a frame declaring 16 MiB of which 100 bytes come.
+        peer.write_all(&b[1000..]).await.unwrap();
+        let huge = frame(16 << 20, &[1; 100]);
+        peer.write_all(&huge).await.unwrap();
+        assert_eq!(next_len(&mut core).await, 64 << 10);
+        let pending = std::future::poll_fn(|cx| Poll::Ready(core.poll_message(cx))).await;
+        assert!(pending.is_pending(), "the 16 MiB frame is not complete");
+        assert_eq!(core.frame_unit, 0, "a frame over READ_MAX ends the alignment");
+        assert!(core.rbuf.capacity() <= 2 * READ_MAX, "reserved {}", core.rbuf.capacity());
     }
 }
