@@ -341,7 +341,7 @@ impl Server {
         self.metrics.connections_open.fetch_add(1, Relaxed);
         let started = Instant::now();
         // One shutdown future for the connection's life, polled only when no message is ready;
-        // while messages keep coming, a cheap version check at the top of the loop sees it.
+        // while messages keep coming, a cheap version check before each one sees it.
         let mut shutdown = self.shutdown.clone();
         let shutdown_signal = shutdown.changed();
         tokio::pin!(shutdown_signal);

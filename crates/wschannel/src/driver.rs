@@ -532,13 +532,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Core<S> {
             self.rbuf_alloc = self.rbuf.capacity();
         }
         let spare = (self.rbuf.capacity() - self.rbuf.len()).min(limit);
-        let poll = if limit == usize::MAX {
-            tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut self.rbuf)
-        } else {
-            // `limit` > 0 here (a positive `want` or `missing`): a read of 0 still means EOF.
-            let mut dst = (&mut self.rbuf).limit(limit);
-            tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut dst)
-        };
+        // `limit` > 0 (`usize::MAX`, or a positive `want` or `missing`): a read of 0 still
+        // means EOF.
+        let mut dst = (&mut self.rbuf).limit(limit);
+        let poll = tokio_util::io::poll_read_buf(Pin::new(&mut self.io), cx, &mut dst);
         match poll {
             Poll::Ready(Ok(0)) => {
                 self.read_eof = true;
