@@ -32,15 +32,17 @@ enum Impl {
     TokioWebsockets,
     Yawc,
     TokioTungstenite,
+    Floor,
 }
 
 impl Impl {
-    const ALL: [(&'static str, Impl); 5] = [
+    const ALL: [(&'static str, Impl); 6] = [
         ("wschannel", Impl::Wschannel),
         ("fastwebsockets", Impl::Fastwebsockets),
         ("tokio-websockets", Impl::TokioWebsockets),
         ("yawc", Impl::Yawc),
         ("tokio-tungstenite", Impl::TokioTungstenite),
+        ("floor", Impl::Floor),
     ];
 
     fn parse(s: &str) -> Option<Impl> {
@@ -103,6 +105,7 @@ async fn serve(imp: Impl, addr: SocketAddr) -> Result<(), BoxError> {
                 tokio::task::unconstrained(tokio_websockets_conn(tcp)),
             ),
             Impl::TokioTungstenite => spawn_logged("tokio-tungstenite", tungstenite_conn(tcp)),
+            Impl::Floor => spawn_logged("floor", tokio::task::unconstrained(floor_conn(tcp))),
         }
     }
 }
@@ -290,4 +293,103 @@ async fn tungstenite_conn(tcp: TcpStream) -> Result<(), BoxError> {
         ws.flush().await?;
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- floor
+
+/// Not a WebSocket library: the least a tokio echo server can do per message, as a reference
+/// for what the kernel and the runtime cost on their own. It reads into one buffer, unmasks
+/// each complete frame in place (wschannel-proto's `apply_mask`), checks text with `simdutf8`,
+/// copies header and payload into one reused output buffer and writes it once per read. It
+/// trusts its peer: no fragmentation, no control frames but close, no limits, no handshake
+/// checks beyond finding the key. The benchmark's load generator is the only client it serves.
+async fn floor_conn(mut tcp: TcpStream) -> Result<(), BoxError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 128 << 10];
+    let mut have = 0;
+    let key = loop {
+        let n = tcp.read(&mut buf[have..]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        have += n;
+        if let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end])?;
+            let key = head
+                .lines()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.eq_ignore_ascii_case("sec-websocket-key"))
+                .map(|(_, v)| v.trim().to_owned())
+                .ok_or("floor: no Sec-WebSocket-Key")?;
+            buf.copy_within(end + 4..have, 0);
+            have -= end + 4;
+            break key;
+        }
+        if have == buf.len() {
+            return Err("floor: request head too long".into());
+        }
+    };
+    let accept = wschannel_proto::handshake::accept_key(key.as_bytes());
+    let head = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    tcp.write_all(head.as_bytes()).await?;
+    let mut out: Vec<u8> = Vec::with_capacity(128 << 10);
+    loop {
+        let mut at = 0;
+        while let Some((hlen, len)) = floor_frame(&buf[at..have]) {
+            let op = buf[at] & 0x0f;
+            if op == 0x8 {
+                tcp.write_all(&[0x88, 0]).await?;
+                return Ok(());
+            }
+            let key =
+                [buf[at + hlen - 4], buf[at + hlen - 3], buf[at + hlen - 2], buf[at + hlen - 1]];
+            let payload = &mut buf[at + hlen..at + hlen + len];
+            wschannel_proto::mask::apply_mask(payload, key, 0);
+            if op == 0x1 {
+                simdutf8::basic::from_utf8(payload)?;
+            }
+            out.push(0x80 | op);
+            match len {
+                0..=125 => out.push(len as u8),
+                126..=0xffff => {
+                    out.push(126);
+                    out.extend_from_slice(&(len as u16).to_be_bytes());
+                }
+                _ => {
+                    out.push(127);
+                    out.extend_from_slice(&(len as u64).to_be_bytes());
+                }
+            }
+            out.extend_from_slice(payload);
+            at += hlen + len;
+        }
+        if !out.is_empty() {
+            tcp.write_all(&out).await?;
+            out.clear();
+        }
+        buf.copy_within(at..have, 0);
+        have -= at;
+        if have == buf.len() {
+            buf.resize(buf.len() * 2, 0);
+        }
+        let n = tcp.read(&mut buf[have..]).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        have += n;
+    }
+}
+
+/// The header length (mask key included) and payload length of the masked frame at the start
+/// of `b`, once all of it has arrived.
+fn floor_frame(b: &[u8]) -> Option<(usize, usize)> {
+    let (hlen, len) = match *b.get(1)? & 0x7f {
+        126 => (8, u16::from_be_bytes(b.get(2..4)?.try_into().ok()?) as usize),
+        127 => (14, u64::from_be_bytes(b.get(2..10)?.try_into().ok()?) as usize),
+        l => (6, l as usize),
+    };
+    (b.len() >= hlen + len).then_some((hlen, len))
 }
