@@ -192,11 +192,86 @@ impl ClientBuilder {
         }
     }
 
+    /// Runs the opening handshake over a stream the caller already opened — a Unix socket, a
+    /// tunnel, an in-memory pipe — with TLS on top first when the URL is `wss://`.
+    ///
+    /// The URL is not dialed: it gives the `Host` header, the path and query, and for `wss://`
+    /// the name the server's certificate must match. The builder's options apply as for
+    /// [`connect`](Self::connect): headers, subprotocols, `Origin`, TLS roots, [`Config`], and
+    /// the connect timeout over TLS and the handshake. Proxies do not apply: the stream is the
+    /// caller's.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`], [`Error::Tls`] and [`Error::TlsConfig`] for `wss://`,
+    /// [`Error::Http`], [`Error::Handshake`], [`Error::Io`], and [`Error::Timeout`] with
+    /// [`Stage::Tls`] or [`Stage::Handshake`].
+    ///
+    /// # Examples
+    /// Over an in-memory pipe, with [`accept`](crate::accept) at the other end:
+    /// ```
+    /// use futures_util::{SinkExt, StreamExt};
+    /// use wschannel::{ClientBuilder, Message};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wschannel::Error> {
+    /// let (client_io, server_io) = tokio::io::duplex(64 << 10);
+    /// let server = tokio::spawn(async move {
+    ///     let mut ws = wschannel::accept(server_io).await?;
+    ///     while let Some(msg) = ws.next().await {
+    ///         ws.send(msg?).await?;
+    ///     }
+    ///     Ok::<_, wschannel::Error>(())
+    /// });
+    ///
+    /// let mut ws = ClientBuilder::new().connect_on("ws://localhost/echo", client_io).await?;
+    /// ws.send(Message::text("Hello!")).await?;
+    /// assert_eq!(ws.next().await.transpose()?, Some(Message::text("Hello!")));
+    /// ws.close(wschannel::CloseCode::NORMAL, "").await?;
+    /// # server.await.unwrap()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Over a Unix socket:
+    /// ```no_run
+    /// # #[cfg(unix)]
+    /// # async fn run() -> Result<(), wschannel::Error> {
+    /// let io = tokio::net::UnixStream::connect("/run/app/ws.sock").await?;
+    /// let ws = wschannel::ClientBuilder::new().connect_on("ws://localhost/", io).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_on<S>(&self, url: &str, io: S) -> Result<Channel<MaybeTlsStream<S>>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let target = Target::parse(url)?;
+        let mut stage = Stage::Handshake;
+        let attempt = self.upgrade(&target, io, &mut stage);
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout { stage }),
+        }
+    }
+
     async fn connect_stages(&self, target: &Target, stage: &mut Stage) -> Result<Channel, Error> {
         *stage = Stage::Dns;
         let addrs = resolve(target).await?;
         *stage = Stage::Connect;
         let tcp = connect_tcp(&addrs).await?;
+        self.upgrade(target, tcp, stage).await
+    }
+
+    /// TLS when `wss://`, then the opening handshake.
+    async fn upgrade<S>(
+        &self,
+        target: &Target,
+        io: S,
+        stage: &mut Stage,
+    ) -> Result<Channel<MaybeTlsStream<S>>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let request = ClientRequest {
             host: target.host_header.clone(),
             path: target.path.clone(),
@@ -206,7 +281,7 @@ impl ClientBuilder {
             extensions: self.config.deflate.as_ref().map(client_offer),
             headers: self.headers.clone(),
         };
-        if target.secure {
+        let io = if target.secure {
             *stage = Stage::Tls;
             let config = match &self.tls_config {
                 Some(c) => c.clone(),
@@ -214,16 +289,15 @@ impl ClientBuilder {
             };
             let name = tls::server_name(&target.host)?;
             let stream = tls::TlsConnector::from(config)
-                .connect(name, tcp)
+                .connect(name, io)
                 .await
                 .map_err(|source| Error::Tls { host: target.host.clone(), source })?;
-            *stage = Stage::Handshake;
-            let io = MaybeTlsStream::Tls(Box::new(stream));
-            handshake(io, &request, &self.config).await
+            MaybeTlsStream::Tls(Box::new(stream))
         } else {
-            *stage = Stage::Handshake;
-            handshake(MaybeTlsStream::Plain(tcp), &request, &self.config).await
-        }
+            MaybeTlsStream::Plain(io)
+        };
+        *stage = Stage::Handshake;
+        handshake(io, &request, &self.config).await
     }
 }
 
@@ -425,17 +499,19 @@ where
     }))
 }
 
-/// The transport of a client channel: plain TCP for `ws://`, TLS over TCP for `wss://`.
+/// The transport of a client channel: the stream as it is for `ws://`, TLS over it for
+/// `wss://`. [`connect`](ClientBuilder::connect) opens TCP; [`connect_on`](ClientBuilder::connect_on)
+/// takes any stream.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum MaybeTlsStream {
-    /// `ws://`: plain TCP.
-    Plain(TcpStream),
-    /// `wss://`: rustls over TCP (boxed: a TLS session is large).
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+pub enum MaybeTlsStream<S = TcpStream> {
+    /// `ws://`: the stream itself.
+    Plain(S),
+    /// `wss://`: rustls over the stream (boxed: a TLS session is large).
+    Tls(Box<tokio_rustls::client::TlsStream<S>>),
 }
 
-impl AsyncRead for MaybeTlsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTlsStream<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -448,7 +524,7 @@ impl AsyncRead for MaybeTlsStream {
     }
 }
 
-impl AsyncWrite for MaybeTlsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTlsStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
