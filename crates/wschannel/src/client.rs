@@ -20,7 +20,8 @@ use wschannel_proto::handshake::{
 use wschannel_proto::{Config, Extension, Role};
 
 use crate::channel::Channel;
-use crate::error::{Error, HttpRejection, Stage};
+use crate::error::{Error, HttpRejection, ProxyError, ProxyErrorKind, Stage};
+use crate::proxy::{self, Destination, Proxy};
 use crate::tls;
 
 /// The most of a rejection's body that is kept for [`HttpRejection::body`].
@@ -85,6 +86,18 @@ pub struct ClientBuilder {
     roots: Vec<CertificateDer<'static>>,
     tls_config: Option<Arc<rustls::ClientConfig>>,
     insecure: bool,
+    proxy: ProxyMode,
+}
+
+/// Which proxy a builder connects through.
+#[derive(Clone, Debug)]
+enum ProxyMode {
+    /// The environment's, read at each connect (the default).
+    Environment,
+    /// This one, for every URL.
+    Fixed(Proxy),
+    /// None.
+    Off,
 }
 
 impl Default for ClientBuilder {
@@ -106,6 +119,7 @@ impl ClientBuilder {
             roots: Vec::new(),
             tls_config: None,
             insecure: false,
+            proxy: ProxyMode::Environment,
         }
     }
 
@@ -174,6 +188,58 @@ impl ClientBuilder {
     /// on the path can impersonate the server. For testing only.
     pub fn danger_insecure_skip_verify(mut self, skip: bool) -> Self {
         self.insecure = skip;
+        self
+    }
+
+    /// Connects through this proxy for every URL, instead of the one the environment gives.
+    ///
+    /// `http://[user:password@]host[:port]` asks an HTTP proxy for a tunnel with `CONNECT`
+    /// (RFC 9110 §9.3.6; user and password go as Basic `Proxy-Authorization`; port 80 when
+    /// not given). `socks5://` uses SOCKS5 (RFC 1928) with the target resolved here,
+    /// `socks5h://` lets the proxy resolve the host name (port 1080 when not given; user and
+    /// password as RFC 1929). A URL without a scheme is `http://`, as curl reads it. Percent-
+    /// encode `@`, `:` and `/` in the user and password. The password never appears in errors,
+    /// logs or `Debug`.
+    ///
+    /// # Errors
+    /// [`Error::Proxy`] with [`ProxyErrorKind::InvalidUrl`] when the URL is not one of those.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run() -> Result<(), wschannel::Error> {
+    /// let ws = wschannel::ClientBuilder::new()
+    ///     .proxy("http://alice:s3cret@proxy.example.com:3128")?
+    ///     .connect("wss://example.com/socket")
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn proxy(mut self, url: &str) -> Result<Self, Error> {
+        let proxy = Proxy::parse(url).map_err(|reason| {
+            Error::Proxy(Box::new(ProxyError {
+                proxy: proxy::redact_unparsed(url),
+                variable: None,
+                target: String::new(),
+                kind: ProxyErrorKind::InvalidUrl(reason),
+            }))
+        })?;
+        self.proxy = ProxyMode::Fixed(proxy);
+        Ok(self)
+    }
+
+    /// Connects directly: neither [`proxy`](Self::proxy) nor the environment's proxy
+    /// variables apply.
+    ///
+    /// By default a builder reads the environment at each connect, as curl does:
+    /// `http_proxy` for `ws://` (lower case only, as curl, against httpoxy), `https_proxy` or
+    /// `HTTPS_PROXY` for `wss://`, and otherwise `all_proxy` or `ALL_PROXY`; the lower-case
+    /// name wins when both are set, and an empty value counts as unset. `no_proxy` (or
+    /// `NO_PROXY`) is a comma-separated list of hosts that go directly: `*` for all, a name
+    /// for itself and its subdomains (`example.com`, `.example.com`), an IP address (IPv6 with
+    /// or without brackets) or range (`10.0.0.0/8`), optionally with `:port`. The environment
+    /// applies to every host it does not exclude, loopback included.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyMode::Off;
         self
     }
 
@@ -255,10 +321,38 @@ impl ClientBuilder {
     }
 
     async fn connect_stages(&self, target: &Target, stage: &mut Stage) -> Result<Channel, Error> {
-        *stage = Stage::Dns;
-        let addrs = resolve(target).await?;
-        *stage = Stage::Connect;
-        let tcp = connect_tcp(&addrs).await?;
+        let from_env;
+        let proxy = match &self.proxy {
+            ProxyMode::Environment => {
+                from_env = proxy::from_env(target.secure, &target.host, target.port, |name| {
+                    std::env::var(name).ok()
+                })?;
+                from_env.as_ref()
+            }
+            ProxyMode::Fixed(proxy) => Some(proxy),
+            ProxyMode::Off => None,
+        };
+        let tcp = match proxy {
+            None => {
+                *stage = Stage::Dns;
+                let addrs = resolve(target).await?;
+                *stage = Stage::Connect;
+                connect_tcp(&addrs).await?
+            }
+            Some(proxy) => {
+                let dest = if proxy.resolves_locally() {
+                    *stage = Stage::Dns;
+                    // `resolve` never returns an empty list; the first address is the one
+                    // asked for, as curl does for socks5://.
+                    let addrs = resolve(target).await?;
+                    Destination::Addr(addrs[0])
+                } else {
+                    Destination::Name(&target.host, target.port)
+                };
+                *stage = Stage::Proxy;
+                proxy.tunnel(dest).await?
+            }
+        };
         self.upgrade(target, tcp, stage).await
     }
 
@@ -312,6 +406,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("roots", &self.roots.len())
             .field("tls_config", &self.tls_config.is_some())
             .field("insecure", &self.insecure)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
