@@ -198,7 +198,11 @@ impl Proxy {
                 }
                 Ok(())
             }
-            407 => Err(Fault::Kind(ProxyErrorKind::AuthRequired { rejected: self.auth.is_some() })),
+            // RFC 9110 §15.5.8: 407 asks for proxy credentials. tinyproxy answers 401 to wrong
+            // ones; before the tunnel opens, only the proxy can have said either.
+            401 | 407 => {
+                Err(Fault::Kind(ProxyErrorKind::AuthRequired { rejected: self.auth.is_some() }))
+            }
             _ => Err(Fault::Kind(ProxyErrorKind::Refused(ProxyRefusal::Http { status, reason }))),
         }
     }
