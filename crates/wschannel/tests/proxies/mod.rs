@@ -7,9 +7,9 @@
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tempfile::TempDir;
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
@@ -26,7 +26,7 @@ impl Proxy {
     /// `BasicAuth` when `auth` is given.
     pub async fn tinyproxy(auth: Option<(&str, &str)>, connect_ports: &[u16]) -> Proxy {
         let binary = installed("/usr/bin/tinyproxy", "tinyproxy");
-        let dir = tempfile::tempdir().unwrap();
+        let dir = TempDir::new();
         let port = free_port();
         let mut config = format!(
             "Port {port}\nListen 127.0.0.1\nAllow 127.0.0.1\nMaxClients 50\nTimeout 30\n\
@@ -48,7 +48,7 @@ impl Proxy {
     /// `microsocks`, with user/password authentication when `auth` is given.
     pub async fn microsocks(auth: Option<(&str, &str)>) -> Proxy {
         let binary = installed("/usr/bin/microsocks", "microsocks");
-        let dir = tempfile::tempdir().unwrap();
+        let dir = TempDir::new();
         let port = free_port();
         let mut command = Command::new(binary);
         command.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
@@ -102,6 +102,30 @@ impl Proxy {
     /// What the proxy logged so far (tinyproxy logs each CONNECT request).
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("log")).unwrap_or_default()
+    }
+}
+
+/// A directory for a proxy's config and log, removed on drop (no `tempfile`: the CLI's tests
+/// share this file and do not depend on it).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("wschannel-proxy-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
