@@ -193,10 +193,11 @@ pub struct ConnectArgs {
     pub insecure: bool,
     /// Connect through this proxy (http://, socks5://, socks5h://).
     ///
-    /// Connect through this proxy instead of the environment's: http://[USER:PASS@]HOST[:PORT]
-    /// for HTTP CONNECT (basic auth; port 80 by default), socks5:// for SOCKS5 with the host
-    /// resolved here, socks5h:// for SOCKS5 with the proxy resolving it (port 1080 by
-    /// default). Percent-encode @ : / in the user and password (%40 %3A %2F).
+    /// Connect through this proxy instead of the environment's: http://USER:PASS@HOST:PORT
+    /// for HTTP CONNECT (USER:PASS@ is optional and sent as basic auth; port 80 by default),
+    /// socks5:// for SOCKS5 with the host resolved here, socks5h:// for SOCKS5 with the proxy
+    /// resolving it (port 1080 by default). Percent-encode @ : / in the user and password
+    /// (%40 %3A %2F).
     #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
     pub proxy: Option<String>,
     /// Connect directly, ignoring the proxy environment.
@@ -253,13 +254,14 @@ reads it: http_proxy for ws:// (lower case only), https_proxy or
 HTTPS_PROXY for wss://, else all_proxy or ALL_PROXY; the lower-case name
 wins when both are set. no_proxy (or NO_PROXY) lists hosts to reach
 directly, separated by commas: * for all, example.com (and its subdomains),
-.example.com, 10.0.0.1, ::1, 10.0.0.0/8, any of them with :PORT. The
-environment applies to every other host, 127.0.0.1 and localhost included.
+.example.com, 10.0.0.1, ::1, 10.0.0.0/8; a name or address may end in :PORT
+(IPv6 in brackets: [::1]:8080). The environment applies to every other
+host, 127.0.0.1 and localhost included.
 
 Exit codes:
   0  closed (by either side, with a close frame), or stdout was closed
   1  other failure (reading a file or stdin, writing stdout)
-  2  bad command line, URL or --ca-cert file
+  2  bad command line, URL, proxy URL or --ca-cert file
   3  DNS: the host name did not resolve
   4  TCP: connection refused, network unreachable or timed out
   5  TLS: handshake failed (untrusted certificate, not a TLS server)

@@ -25,7 +25,7 @@ use crate::args::ConnectArgs;
 pub mod code {
     /// Anything else: a file or stdin could not be read, stdout could not be written.
     pub const OTHER: u8 = 1;
-    /// Bad command line, URL or `--ca-cert` file (clap uses 2 for usage errors too).
+    /// Bad command line, URL, proxy URL or `--ca-cert` file (clap uses 2 for usage errors too).
     pub const USAGE: u8 = 2;
     /// The host name did not resolve.
     pub const DNS: u8 = 3;
