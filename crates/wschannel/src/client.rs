@@ -339,18 +339,15 @@ impl ClientBuilder {
                 *stage = Stage::Connect;
                 connect_tcp(&addrs).await?
             }
-            Some(proxy) => {
-                let dest = if proxy.resolves_locally() {
-                    *stage = Stage::Dns;
-                    // `resolve` never returns an empty list; the first address is the one
-                    // asked for, as curl does for socks5://.
-                    let addrs = resolve(target).await?;
-                    Destination::Addr(addrs[0])
-                } else {
-                    Destination::Name(&target.host, target.port)
-                };
+            Some(proxy) if proxy.resolves_locally() => {
+                *stage = Stage::Dns;
+                let addrs = resolve(target).await?;
                 *stage = Stage::Proxy;
-                proxy.tunnel(dest).await?
+                proxy.tunnel_to_any(&addrs).await?
+            }
+            Some(proxy) => {
+                *stage = Stage::Proxy;
+                proxy.tunnel(Destination::Name(&target.host, target.port)).await?
             }
         };
         self.upgrade(target, tcp, stage).await

@@ -156,6 +156,35 @@ impl Proxy {
         }
     }
 
+    /// `socks5://`: asks for each address in turn while the proxy answers that the address
+    /// cannot be reached (RFC 1928 §6 replies 0x03, 0x04, 0x05), as a direct connect tries
+    /// each address; reports the last failure.
+    ///
+    /// # Errors
+    /// As [`tunnel`](Self::tunnel); [`Error::Dns`] for an empty list.
+    pub(crate) async fn tunnel_to_any(&self, addrs: &[SocketAddr]) -> Result<TcpStream, Error> {
+        let mut last = None;
+        for &addr in addrs {
+            match self.tunnel(Destination::Addr(addr)).await {
+                Ok(tcp) => return Ok(tcp),
+                Err(Error::Proxy(e))
+                    if matches!(
+                        e.kind,
+                        ProxyErrorKind::Refused(ProxyRefusal::Socks { reply: 0x03..=0x05 })
+                    ) =>
+                {
+                    tracing::debug!(%addr, error = %e, "trying the next address through the proxy");
+                    last = Some(Error::Proxy(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Dns {
+            host: String::new(),
+            source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
+        }))
+    }
+
     /// RFC 9110 §9.3.6: `CONNECT host:port`; any 2xx opens the tunnel.
     async fn http_connect(&self, tcp: &mut TcpStream, dest: &Destination<'_>) -> Result<(), Fault> {
         let authority = authority(dest);

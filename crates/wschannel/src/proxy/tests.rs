@@ -310,3 +310,37 @@ async fn an_unreachable_proxy_says_so() {
     );
     assert!(e.to_string().starts_with(&format!("cannot reach the proxy http://{addr}: ")), "{e}");
 }
+
+#[tokio::test]
+async fn socks5_tries_the_next_address_when_one_is_unreachable() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut asked = Vec::new();
+        // The first address: reply 0x05 (connection refused); the second: success.
+        for reply in [0x05, 0x00] {
+            let (mut tcp, _) = listener.accept().await.unwrap();
+            let mut greeting = [0u8; 3];
+            tcp.read_exact(&mut greeting).await.unwrap();
+            tcp.write_all(&[0x05, 0x00]).await.unwrap();
+            let mut request = [0u8; 10];
+            tcp.read_exact(&mut request).await.unwrap();
+            asked.push(u16::from_be_bytes([request[8], request[9]]));
+            tcp.write_all(&[0x05, reply, 0x00, 0x01, 0, 0, 0, 0, 0, 0]).await.unwrap();
+        }
+        asked
+    });
+    let proxy = Proxy::parse(&format!("socks5://{addr}")).unwrap();
+    let addrs = ["127.0.0.1:7001".parse().unwrap(), "127.0.0.1:7002".parse().unwrap()];
+    let tunnel =
+        tokio::time::timeout(std::time::Duration::from_secs(10), proxy.tunnel_to_any(&addrs));
+    tunnel.await.unwrap().unwrap();
+    assert_eq!(task.await.unwrap(), [7001, 7002]);
+
+    // Other failures end the attempt at once.
+    let e = tokio::time::timeout(std::time::Duration::from_secs(10), proxy.tunnel_to_any(&addrs))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(&e, Error::Proxy(p) if matches!(p.kind, ProxyErrorKind::Unreachable(_))));
+}
