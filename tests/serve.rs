@@ -207,7 +207,12 @@ async fn chromium_page(args: &[&str], shot: &str, compression: &str) -> Serve {
     let modules = common::peer_node_modules();
     let shot = repo_root().join("target/browser").join(shot);
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
-    let out = tokio::process::Command::new("node")
+    let mut command = tokio::process::Command::new("node");
+    // Chromium on Linux reads the proxy variables too: not in tests.
+    for name in common::proxy_variables() {
+        command.env_remove(name);
+    }
+    let out = command
         .arg(repo_root().join("tests/browser/page.test.mjs"))
         .arg(&server.http_url)
         .arg(&shot)
