@@ -191,6 +191,20 @@ pub struct ConnectArgs {
     /// pretend to be the server.
     #[arg(long)]
     pub insecure: bool,
+    /// Connect through this proxy (http://, socks5://, socks5h://).
+    ///
+    /// Connect through this proxy instead of the environment's: http://USER:PASS@HOST:PORT
+    /// for HTTP CONNECT (USER:PASS@ is optional and sent as basic auth; port 80 by default),
+    /// socks5:// for SOCKS5 with the host resolved here, socks5h:// for SOCKS5 with the proxy
+    /// resolving it (port 1080 by default). Percent-encode @ : / in the user and password
+    /// (%40 %3A %2F).
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub proxy: Option<String>,
+    /// Connect directly, ignoring the proxy environment.
+    ///
+    /// Connect directly: ignore http_proxy, https_proxy, all_proxy and no_proxy.
+    #[arg(long)]
+    pub no_proxy: bool,
     /// Largest incoming message.
     ///
     /// Largest incoming message, in bytes; a bigger one ends the connection (1009, exit 7).
@@ -235,10 +249,19 @@ it exits when the server closes.
     time_help!(),
     "
 
+Proxies: without --proxy or --no-proxy, the environment is read as curl
+reads it: http_proxy for ws:// (lower case only), https_proxy or
+HTTPS_PROXY for wss://, else all_proxy or ALL_PROXY; the lower-case name
+wins when both are set. no_proxy (or NO_PROXY) lists hosts to reach
+directly, separated by commas: * for all, example.com (and its subdomains),
+.example.com, 10.0.0.1, ::1, 10.0.0.0/8; a name or address may end in :PORT
+(IPv6 in brackets: [::1]:8080). The environment applies to every other
+host, 127.0.0.1 and localhost included.
+
 Exit codes:
   0  closed (by either side, with a close frame), or stdout was closed
   1  other failure (reading a file or stdin, writing stdout)
-  2  bad command line, URL or --ca-cert file
+  2  bad command line, URL, proxy URL or --ca-cert file
   3  DNS: the host name did not resolve
   4  TCP: connection refused, network unreachable or timed out
   5  TLS: handshake failed (untrusted certificate, not a TLS server)
@@ -246,6 +269,9 @@ Exit codes:
   7  protocol: a bad handshake answer, or the server broke RFC 6455
   8  abnormal close: the connection dropped without a close frame (1006)
      or a keepalive ping went unanswered
+  9  proxy: unreachable, refused the tunnel (HTTP status or SOCKS reply),
+     wants or rejected the user and password, or did not answer in time
+     (a bad proxy URL is 2)
 
 Examples:
   wschannel connect ws://127.0.0.1:8080/
@@ -254,7 +280,11 @@ Examples:
   wschannel connect --subprotocol chat -H 'Authorization: Bearer t0k3n' URL
   wschannel connect --ca-cert ca.pem wss://localhost:8443/
   wschannel connect --deflate ws://127.0.0.1:8080/
-  wschannel connect --save-binary /tmp/in ws://127.0.0.1:8080/"
+  wschannel connect --save-binary /tmp/in ws://127.0.0.1:8080/
+  wschannel connect --proxy http://user:pass@proxy:3128 wss://example.com/
+  wschannel connect --proxy socks5h://127.0.0.1:1080 ws://example.com/
+  https_proxy=http://proxy:3128 wschannel connect wss://example.com/
+  wschannel connect --no-proxy ws://127.0.0.1:8080/"
 );
 
 /// A duration that can be off: `0` or `off` is `None`.

@@ -19,7 +19,11 @@ const T: Duration = Duration::from_secs(30);
 
 /// Starts `wschannel connect ARGS` with piped stdio; stdin stays open until the handle drops.
 fn spawn_connect(args: &[&str]) -> (tokio::process::Child, tokio::process::ChildStdin) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wschannel"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wschannel"));
+    for name in common::proxy_variables() {
+        command.env_remove(name);
+    }
+    let mut child = command
         .arg("connect")
         .args(args)
         .stdin(Stdio::piped())
@@ -351,6 +355,9 @@ asyncio.run(main())
 fn pty_session(url: &str) -> expectrl::session::OsSession {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_wschannel"));
     cmd.args(["connect", "--subprotocol", "chat", url]).env("TERM", "xterm");
+    for name in common::proxy_variables() {
+        cmd.env_remove(name);
+    }
     let mut p = expectrl::Session::spawn(cmd).expect("spawn on a pty");
     p.set_expect_timeout(Some(T));
     p

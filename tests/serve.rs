@@ -17,7 +17,7 @@ const T: Duration = Duration::from_secs(30);
 #[tokio::test]
 async fn text_and_binary_come_back_with_their_opcode() {
     let server = Serve::start(&[]).await;
-    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    let mut ws = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap();
     let png = b"\x89PNG\r\n\x1a\n not a whole image, but binary".to_vec();
     for msg in [
         Message::text("hello"),
@@ -36,7 +36,7 @@ async fn text_and_binary_come_back_with_their_opcode() {
 #[tokio::test]
 async fn traffic_keeps_a_connection_open_and_silence_closes_it_with_1000() {
     let server = Serve::start(&["--idle-timeout", "2s"]).await;
-    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    let mut ws = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap();
     // A message every 100 ms for twice the idle timeout: the server moves its deadline along.
     for i in 0..40 {
         let msg = Message::text(format!("tick {i}"));
@@ -55,13 +55,11 @@ async fn traffic_keeps_a_connection_open_and_silence_closes_it_with_1000() {
 #[tokio::test]
 async fn greeting_and_subprotocol() {
     let server = Serve::start(&["--greeting", "welcome", "--subprotocol", "chat"]).await;
-    let mut ws = timeout(
-        T,
-        wschannel::ClientBuilder::new().protocol("x").protocol("chat").connect(&server.ws_url),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let mut ws =
+        timeout(T, common::client().protocol("x").protocol("chat").connect(&server.ws_url))
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(ws.protocol(), Some("chat"));
     let first = timeout(T, ws.next()).await.unwrap().unwrap().unwrap();
     assert_eq!(first, Message::text("welcome"));
@@ -70,7 +68,12 @@ async fn greeting_and_subprotocol() {
 #[tokio::test]
 async fn python_websockets_client_full_dialogue() {
     let server = Serve::start(&["--subprotocol", "chat"]).await;
-    let out = tokio::process::Command::new(peer_python())
+    let mut command = tokio::process::Command::new(peer_python());
+    // Python `websockets` connects through the environment's proxy: not in tests.
+    for name in common::proxy_variables() {
+        command.env_remove(name);
+    }
+    let out = command
         .arg(repo_root().join("tests/peers/py_client.py"))
         .arg(&server.ws_url)
         .kill_on_drop(true)
@@ -100,7 +103,7 @@ async fn page_health_metrics_and_404() {
     assert_eq!(server.http_get("/healthz").await, (200, "ok\n".to_owned()));
     assert_eq!(server.http_get("/nope").await.0, 404);
 
-    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    let mut ws = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap();
     timeout(T, ws.send(Message::text("abc"))).await.unwrap().unwrap();
     timeout(T, ws.send(Message::binary(vec![1u8; 10]))).await.unwrap().unwrap();
     for _ in 0..2 {
@@ -133,15 +136,13 @@ async fn tls_self_signed() {
     let server = Serve::start(&["--tls-self-signed"]).await;
     assert!(server.ws_url.starts_with("wss://"), "{}", server.ws_url);
     // Without trusting the certificate: a TLS error.
-    let err = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap_err();
+    let err = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap_err();
     assert!(matches!(err, wschannel::Error::Tls { .. }), "{err:?}");
-    let mut ws = timeout(
-        T,
-        wschannel::ClientBuilder::new().danger_insecure_skip_verify(true).connect(&server.ws_url),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let mut ws =
+        timeout(T, common::client().danger_insecure_skip_verify(true).connect(&server.ws_url))
+            .await
+            .unwrap()
+            .unwrap();
     timeout(T, ws.send(Message::text("secure"))).await.unwrap().unwrap();
     assert_eq!(timeout(T, ws.next()).await.unwrap().unwrap().unwrap(), Message::text("secure"));
 }
@@ -149,15 +150,15 @@ async fn tls_self_signed() {
 #[tokio::test]
 async fn connections_beyond_the_limit_get_503() {
     let server = Serve::start(&["--max-connections", "1"]).await;
-    let _first = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
-    let err = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap_err();
+    let _first = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap();
+    let err = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap_err();
     assert_eq!(err.http_status(), Some(503), "{err:?}");
 }
 
 #[tokio::test]
 async fn sigterm_closes_clients_with_1001_and_exits_0() {
     let mut server = Serve::start(&[]).await;
-    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    let mut ws = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap();
     server.signal("TERM");
     let end = timeout(T, ws.next()).await.unwrap();
     assert!(end.is_none(), "{end:?}");
@@ -206,7 +207,12 @@ async fn chromium_page(args: &[&str], shot: &str, compression: &str) -> Serve {
     let modules = common::peer_node_modules();
     let shot = repo_root().join("target/browser").join(shot);
     std::fs::create_dir_all(shot.parent().unwrap()).unwrap();
-    let out = tokio::process::Command::new("node")
+    let mut command = tokio::process::Command::new("node");
+    // Chromium on Linux reads the proxy variables too: not in tests.
+    for name in common::proxy_variables() {
+        command.env_remove(name);
+    }
+    let out = command
         .arg(repo_root().join("tests/browser/page.test.mjs"))
         .arg(&server.http_url)
         .arg(&shot)
@@ -295,7 +301,7 @@ async fn failed_handshakes_are_logged_with_peer_and_reason_and_sigterm_is_notice
 #[tokio::test]
 async fn a_client_that_never_reads_is_closed_and_memory_stays_bounded() {
     let server = Serve::start(&["--idle-timeout", "1s", "--write-buffer", "65536"]).await;
-    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    let mut ws = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap();
     // Send 128 MiB of echo requests and never read the echoes: the server's writes back up,
     // it gives up on us after the idle timeout and discards what we still send.
     let chunk = Message::binary(vec![7u8; 64 << 10]);

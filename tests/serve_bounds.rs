@@ -33,7 +33,7 @@ async fn two_thousand_silent_connections_do_not_lock_out_a_fresh_client() {
         silent.push(timeout(T, TcpStream::connect(server.addr)).await.unwrap().unwrap());
     }
     let echo = async {
-        let mut ws = wschannel::connect(&server.ws_url).await.unwrap();
+        let mut ws = common::connect(&server.ws_url).await.unwrap();
         ws.send(Message::text("still here")).await.unwrap();
         ws.next().await.unwrap().unwrap()
     };
@@ -97,7 +97,7 @@ async fn out_of_descriptors_accept_pauses_without_spinning_and_recovers() {
     let mut waiting = waiting;
     let head = timeout(T, read_head(&mut waiting)).await.expect("the waiting client is served");
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    let mut ws = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap();
     timeout(T, ws.send(Message::text("back"))).await.unwrap().unwrap();
     assert_eq!(timeout(T, ws.next()).await.unwrap().unwrap().unwrap(), Message::text("back"));
     drop((ws, waiting, upgraded));
@@ -116,7 +116,7 @@ async fn out_of_descriptors_accept_pauses_without_spinning_and_recovers() {
 #[tokio::test]
 async fn keepalive_ends_a_peer_that_never_answers_and_keeps_one_that_does() {
     let server = Serve::start(&["--ping-interval", "300ms", "--ping-timeout", "700ms"]).await;
-    let mut live = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    let mut live = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap();
 
     // The live client answers pings as long as it is polled: it waits for a message
     // meanwhile, and gets none (several ping timeouts pass).
@@ -157,7 +157,7 @@ async fn keepalive_ends_a_peer_that_never_answers_and_keeps_one_that_does() {
 #[tokio::test]
 async fn an_unfinished_fragmented_message_idles_out_even_while_the_client_pings() {
     let server = Serve::start(&["--idle-timeout", "1s", "--ping-interval", "off"]).await;
-    let mut ws = timeout(T, wschannel::connect(&server.ws_url)).await.unwrap().unwrap();
+    let mut ws = timeout(T, common::connect(&server.ws_url)).await.unwrap().unwrap();
     timeout(T, ws.send_frame(OpCode::Text, b"the start of ", false)).await.unwrap().unwrap();
     let ended = timeout(T, async {
         loop {

@@ -14,7 +14,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Result;
-use wschannel::{ClientBuilder, CloseCode, Config, DeflateConfig, Error, ProtocolError, Stage};
+use wschannel::{
+    ClientBuilder, CloseCode, Config, DeflateConfig, Error, ProtocolError, ProxyError,
+    ProxyErrorKind, ProxyRefusal, Stage,
+};
 
 use crate::args::ConnectArgs;
 
@@ -22,7 +25,7 @@ use crate::args::ConnectArgs;
 pub mod code {
     /// Anything else: a file or stdin could not be read, stdout could not be written.
     pub const OTHER: u8 = 1;
-    /// Bad command line, URL or `--ca-cert` file (clap uses 2 for usage errors too).
+    /// Bad command line, URL, proxy URL or `--ca-cert` file (clap uses 2 for usage errors too).
     pub const USAGE: u8 = 2;
     /// The host name did not resolve.
     pub const DNS: u8 = 3;
@@ -36,6 +39,9 @@ pub mod code {
     pub const PROTOCOL: u8 = 7;
     /// The connection ended without a close frame (1006), or keepalive gave up.
     pub const ABNORMAL: u8 = 8;
+    /// The proxy: unreachable, refused the tunnel, wants credentials, broke its protocol or
+    /// timed out (an unusable proxy URL is [`USAGE`]).
+    pub const PROXY: u8 = 9;
 }
 
 /// A failure of `wschannel connect`: the line to print and the exit code.
@@ -105,6 +111,14 @@ fn client(args: &ConnectArgs) -> Result<ClientBuilder, Failure> {
     if let Some(origin) = &args.origin {
         b = b.origin(origin);
     }
+    if args.no_proxy {
+        b = b.no_proxy();
+    } else if let Some(proxy) = &args.proxy {
+        b = b.proxy(proxy).map_err(|e| match e {
+            Error::Proxy(e) => proxy_failure(&e),
+            e => Failure::new(code::USAGE, format!("--proxy: {e}")),
+        })?;
+    }
     if let Some(path) = &args.ca_cert {
         let pem = std::fs::read(path).map_err(|e| {
             Failure::new(code::USAGE, format!("cannot read --ca-cert {}: {e}", path.display()))
@@ -157,6 +171,14 @@ fn connect_failure(args: &ConnectArgs, e: Error) -> Failure {
                 code::TLS,
                 format!("the TLS handshake did not finish in {timeout}: is it a TLS server? or raise --connect-timeout"),
             ),
+            Stage::Proxy => Failure::new(
+                code::PROXY,
+                format!(
+                    "the proxy did not open the tunnel in {timeout}: is it that kind of proxy \
+                     (http:// or socks5://)? raise --connect-timeout, or connect directly with \
+                     --no-proxy"
+                ),
+            ),
             Stage::Handshake => Failure::new(
                 code::PROTOCOL,
                 format!(
@@ -208,6 +230,7 @@ fn connect_failure(args: &ConnectArgs, e: Error) -> Failure {
             }
             Failure::new(code::HTTP, message)
         }
+        Error::Proxy(e) => proxy_failure(&e),
         Error::Handshake(e) => Failure::new(
             code::PROTOCOL,
             format!("the WebSocket handshake failed: {e}; is {} a WebSocket endpoint?", args.url),
@@ -220,6 +243,72 @@ fn connect_failure(args: &ConnectArgs, e: Error) -> Failure {
             ),
         ),
         e => Failure::new(code::OTHER, e.to_string()),
+    }
+}
+
+/// One line for a proxy that failed, naming it (password hidden) and where it came from.
+fn proxy_failure(e: &ProxyError) -> Failure {
+    let proxy = &e.proxy;
+    let (from, fix) = match e.variable {
+        Some(name) => (format!(" (from ${name})"), format!("fix ${name}")),
+        None => (String::new(), "fix --proxy".to_owned()),
+    };
+    let target = &e.target;
+    match &e.kind {
+        ProxyErrorKind::InvalidUrl(reason) => Failure::new(
+            code::USAGE,
+            format!(
+                "invalid proxy URL {proxy:?}{from}: {reason}; {fix}, or connect directly with \
+                 --no-proxy"
+            ),
+        ),
+        ProxyErrorKind::Unreachable(source) => Failure::new(
+            code::PROXY,
+            format!(
+                "cannot reach the proxy {proxy}{from}: {source}; is it running at that \
+                 address? {fix}, or connect directly with --no-proxy (or list the host in \
+                 NO_PROXY)"
+            ),
+        ),
+        ProxyErrorKind::Refused(ProxyRefusal::Http { status, reason }) => Failure::new(
+            code::PROXY,
+            format!(
+                "the proxy {proxy}{from} refused to connect to {target} with HTTP {status} \
+                 {reason}: it does not allow this host or port; ask its administrator, or \
+                 connect directly with --no-proxy"
+            ),
+        ),
+        ProxyErrorKind::Refused(r @ ProxyRefusal::Socks { reply }) => Failure::new(
+            code::PROXY,
+            format!(
+                "the SOCKS5 proxy {proxy}{from} could not connect to {target}: reply \
+                 {reply:#04x}, {}; is a server listening at {target}, and may the proxy reach \
+                 it?",
+                r.meaning()
+            ),
+        ),
+        ProxyErrorKind::AuthRequired { rejected: false } => Failure::new(
+            code::PROXY,
+            format!(
+                "the proxy {proxy}{from} requires a user and password: give them in its URL, \
+                 e.g. --proxy http://USER:PASSWORD@HOST:PORT"
+            ),
+        ),
+        ProxyErrorKind::AuthRequired { rejected: true } => Failure::new(
+            code::PROXY,
+            format!(
+                "the proxy {proxy}{from} rejected the user and password: check them \
+                 (percent-encode @ : / as %40 %3A %2F)"
+            ),
+        ),
+        ProxyErrorKind::Protocol(what) => Failure::new(
+            code::PROXY,
+            format!(
+                "the proxy {proxy}{from} broke its protocol ({what}): is it an HTTP proxy \
+                 (http://) or a SOCKS5 proxy (socks5://)? {fix}"
+            ),
+        ),
+        _ => Failure::new(code::PROXY, e.to_string()),
     }
 }
 

@@ -9,6 +9,29 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
+/// The names of the proxy variables set in this environment (`http_proxy`, `NO_PROXY`, ...:
+/// every name ending in `_proxy`, any case): tests remove them from every client they spawn,
+/// so that a developer's proxy settings cannot change what the tests see.
+#[allow(dead_code)] // not every test binary spawns clients
+pub fn proxy_variables() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.to_string_lossy().to_ascii_lowercase().ends_with("_proxy"))
+        .collect()
+}
+
+/// A client builder for in-process tests: no proxy, whatever the environment says.
+#[allow(dead_code)] // not every test binary connects in-process
+pub fn client() -> wschannel::ClientBuilder {
+    wschannel::ClientBuilder::new().no_proxy()
+}
+
+/// `wschannel::connect` without the environment's proxy.
+#[allow(dead_code)] // not every test binary connects in-process
+pub async fn connect(url: &str) -> Result<wschannel::Channel, wschannel::Error> {
+    client().connect(url).await
+}
+
 /// A running `wschannel serve`, killed on drop.
 pub struct Serve {
     pub child: Child,

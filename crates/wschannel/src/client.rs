@@ -20,7 +20,8 @@ use wschannel_proto::handshake::{
 use wschannel_proto::{Config, Extension, Role};
 
 use crate::channel::Channel;
-use crate::error::{Error, HttpRejection, Stage};
+use crate::error::{Error, HttpRejection, ProxyError, ProxyErrorKind, Stage};
+use crate::proxy::{self, Destination, Proxy};
 use crate::tls;
 
 /// The most of a rejection's body that is kept for [`HttpRejection::body`].
@@ -85,6 +86,18 @@ pub struct ClientBuilder {
     roots: Vec<CertificateDer<'static>>,
     tls_config: Option<Arc<rustls::ClientConfig>>,
     insecure: bool,
+    proxy: ProxyMode,
+}
+
+/// Which proxy a builder connects through.
+#[derive(Clone, Debug)]
+enum ProxyMode {
+    /// The environment's, read at each connect (the default).
+    Environment,
+    /// This one, for every URL.
+    Fixed(Proxy),
+    /// None.
+    Off,
 }
 
 impl Default for ClientBuilder {
@@ -106,6 +119,7 @@ impl ClientBuilder {
             roots: Vec::new(),
             tls_config: None,
             insecure: false,
+            proxy: ProxyMode::Environment,
         }
     }
 
@@ -177,6 +191,58 @@ impl ClientBuilder {
         self
     }
 
+    /// Connects through this proxy for every URL, instead of the one the environment gives.
+    ///
+    /// `http://[user:password@]host[:port]` asks an HTTP proxy for a tunnel with `CONNECT`
+    /// (RFC 9110 §9.3.6; user and password go as Basic `Proxy-Authorization`; port 80 when
+    /// not given). `socks5://` uses SOCKS5 (RFC 1928) with the target resolved here,
+    /// `socks5h://` lets the proxy resolve the host name (port 1080 when not given; user and
+    /// password as RFC 1929). A URL without a scheme is `http://`, as curl reads it. Percent-
+    /// encode `@`, `:` and `/` in the user and password. The password never appears in errors,
+    /// logs or `Debug`.
+    ///
+    /// # Errors
+    /// [`Error::Proxy`] with [`ProxyErrorKind::InvalidUrl`] when the URL is not one of those.
+    ///
+    /// # Examples
+    /// ```no_run
+    /// # async fn run() -> Result<(), wschannel::Error> {
+    /// let ws = wschannel::ClientBuilder::new()
+    ///     .proxy("http://alice:s3cret@proxy.example.com:3128")?
+    ///     .connect("wss://example.com/socket")
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn proxy(mut self, url: &str) -> Result<Self, Error> {
+        let proxy = Proxy::parse(url).map_err(|reason| {
+            Error::Proxy(Box::new(ProxyError {
+                proxy: proxy::redact_unparsed(url),
+                variable: None,
+                target: String::new(),
+                kind: ProxyErrorKind::InvalidUrl(reason),
+            }))
+        })?;
+        self.proxy = ProxyMode::Fixed(proxy);
+        Ok(self)
+    }
+
+    /// Connects directly: neither [`proxy`](Self::proxy) nor the environment's proxy
+    /// variables apply.
+    ///
+    /// By default a builder reads the environment at each connect, as curl does:
+    /// `http_proxy` for `ws://` (lower case only, as curl, against httpoxy), `https_proxy` or
+    /// `HTTPS_PROXY` for `wss://`, and otherwise `all_proxy` or `ALL_PROXY`; the lower-case
+    /// name wins when both are set, and an empty value counts as unset. `no_proxy` (or
+    /// `NO_PROXY`) is a comma-separated list of hosts that go directly: `*` for all, a name
+    /// for itself and its subdomains (`example.com`, `.example.com`), an IP address (IPv6 with
+    /// or without brackets) or range (`10.0.0.0/8`), optionally with `:port`. The environment
+    /// applies to every host it does not exclude, loopback included.
+    pub fn no_proxy(mut self) -> Self {
+        self.proxy = ProxyMode::Off;
+        self
+    }
+
     /// Connects to a `ws://` or `wss://` URL and completes the opening handshake.
     ///
     /// # Errors
@@ -192,11 +258,111 @@ impl ClientBuilder {
         }
     }
 
+    /// Runs the opening handshake over a stream the caller already opened — a Unix socket, a
+    /// tunnel, an in-memory pipe — with TLS on top first when the URL is `wss://`.
+    ///
+    /// The URL is not dialed: it gives the `Host` header, the path and query, and for `wss://`
+    /// the name the server's certificate must match. The builder's options apply as for
+    /// [`connect`](Self::connect): headers, subprotocols, `Origin`, TLS roots, [`Config`], and
+    /// the connect timeout over TLS and the handshake. Proxies do not apply: the stream is the
+    /// caller's.
+    ///
+    /// # Errors
+    /// [`Error::InvalidUrl`], [`Error::Tls`] and [`Error::TlsConfig`] for `wss://`,
+    /// [`Error::Http`], [`Error::Handshake`], [`Error::Io`], and [`Error::Timeout`] with
+    /// [`Stage::Tls`] or [`Stage::Handshake`].
+    ///
+    /// # Examples
+    /// Over an in-memory pipe, with [`accept`](crate::accept) at the other end:
+    /// ```
+    /// use futures_util::{SinkExt, StreamExt};
+    /// use wschannel::{ClientBuilder, Message};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), wschannel::Error> {
+    /// let (client_io, server_io) = tokio::io::duplex(64 << 10);
+    /// let server = tokio::spawn(async move {
+    ///     let mut ws = wschannel::accept(server_io).await?;
+    ///     while let Some(msg) = ws.next().await {
+    ///         ws.send(msg?).await?;
+    ///     }
+    ///     Ok::<_, wschannel::Error>(())
+    /// });
+    ///
+    /// let mut ws = ClientBuilder::new().connect_on("ws://localhost/echo", client_io).await?;
+    /// ws.send(Message::text("Hello!")).await?;
+    /// assert_eq!(ws.next().await.transpose()?, Some(Message::text("Hello!")));
+    /// ws.close(wschannel::CloseCode::NORMAL, "").await?;
+    /// # server.await.unwrap()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// Over a Unix socket:
+    /// ```no_run
+    /// # #[cfg(unix)]
+    /// # async fn run() -> Result<(), wschannel::Error> {
+    /// let io = tokio::net::UnixStream::connect("/run/app/ws.sock").await?;
+    /// let ws = wschannel::ClientBuilder::new().connect_on("ws://localhost/", io).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn connect_on<S>(&self, url: &str, io: S) -> Result<Channel<MaybeTlsStream<S>>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let target = Target::parse(url)?;
+        let mut stage = Stage::Handshake;
+        let attempt = self.upgrade(&target, io, &mut stage);
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout { stage }),
+        }
+    }
+
     async fn connect_stages(&self, target: &Target, stage: &mut Stage) -> Result<Channel, Error> {
-        *stage = Stage::Dns;
-        let addrs = resolve(target).await?;
-        *stage = Stage::Connect;
-        let tcp = connect_tcp(&addrs).await?;
+        let from_env;
+        let proxy = match &self.proxy {
+            ProxyMode::Environment => {
+                from_env = proxy::from_env(target.secure, &target.host, target.port, |name| {
+                    std::env::var(name).ok()
+                })?;
+                from_env.as_ref()
+            }
+            ProxyMode::Fixed(proxy) => Some(proxy),
+            ProxyMode::Off => None,
+        };
+        let tcp = match proxy {
+            None => {
+                *stage = Stage::Dns;
+                let addrs = resolve(target).await?;
+                *stage = Stage::Connect;
+                connect_tcp(&addrs).await?
+            }
+            Some(proxy) if proxy.resolves_locally() => {
+                *stage = Stage::Dns;
+                let addrs = resolve(target).await?;
+                *stage = Stage::Proxy;
+                proxy.tunnel_to_any(&addrs).await?
+            }
+            Some(proxy) => {
+                *stage = Stage::Proxy;
+                proxy.tunnel(Destination::Name(&target.host, target.port)).await?
+            }
+        };
+        self.upgrade(target, tcp, stage).await
+    }
+
+    /// TLS when `wss://`, then the opening handshake.
+    async fn upgrade<S>(
+        &self,
+        target: &Target,
+        io: S,
+        stage: &mut Stage,
+    ) -> Result<Channel<MaybeTlsStream<S>>, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let request = ClientRequest {
             host: target.host_header.clone(),
             path: target.path.clone(),
@@ -206,7 +372,7 @@ impl ClientBuilder {
             extensions: self.config.deflate.as_ref().map(client_offer),
             headers: self.headers.clone(),
         };
-        if target.secure {
+        let io = if target.secure {
             *stage = Stage::Tls;
             let config = match &self.tls_config {
                 Some(c) => c.clone(),
@@ -214,16 +380,15 @@ impl ClientBuilder {
             };
             let name = tls::server_name(&target.host)?;
             let stream = tls::TlsConnector::from(config)
-                .connect(name, tcp)
+                .connect(name, io)
                 .await
                 .map_err(|source| Error::Tls { host: target.host.clone(), source })?;
-            *stage = Stage::Handshake;
-            let io = MaybeTlsStream::Tls(Box::new(stream));
-            handshake(io, &request, &self.config).await
+            MaybeTlsStream::Tls(Box::new(stream))
         } else {
-            *stage = Stage::Handshake;
-            handshake(MaybeTlsStream::Plain(tcp), &request, &self.config).await
-        }
+            MaybeTlsStream::Plain(io)
+        };
+        *stage = Stage::Handshake;
+        handshake(io, &request, &self.config).await
     }
 }
 
@@ -238,6 +403,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("roots", &self.roots.len())
             .field("tls_config", &self.tls_config.is_some())
             .field("insecure", &self.insecure)
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -425,17 +591,19 @@ where
     }))
 }
 
-/// The transport of a client channel: plain TCP for `ws://`, TLS over TCP for `wss://`.
+/// The transport of a client channel: the stream as it is for `ws://`, TLS over it for
+/// `wss://`. [`connect`](ClientBuilder::connect) opens TCP; [`connect_on`](ClientBuilder::connect_on)
+/// takes any stream.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum MaybeTlsStream {
-    /// `ws://`: plain TCP.
-    Plain(TcpStream),
-    /// `wss://`: rustls over TCP (boxed: a TLS session is large).
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+pub enum MaybeTlsStream<S = TcpStream> {
+    /// `ws://`: the stream itself.
+    Plain(S),
+    /// `wss://`: rustls over the stream (boxed: a TLS session is large).
+    Tls(Box<tokio_rustls::client::TlsStream<S>>),
 }
 
-impl AsyncRead for MaybeTlsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for MaybeTlsStream<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -448,7 +616,7 @@ impl AsyncRead for MaybeTlsStream {
     }
 }
 
-impl AsyncWrite for MaybeTlsStream {
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for MaybeTlsStream<S> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

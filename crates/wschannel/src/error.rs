@@ -79,6 +79,10 @@ pub enum Error {
     /// The caller's: a message was sent after the connection started closing.
     #[error("the connection is closed; no more messages can be sent")]
     Closed,
+    /// The proxy's, the network's or the caller's: the proxy URL is unusable, the proxy is
+    /// unreachable, refused the tunnel or wants credentials; [`ProxyError::kind`] says which.
+    #[error("{0}")]
+    Proxy(Box<ProxyError>),
 }
 
 impl Error {
@@ -98,6 +102,126 @@ impl Error {
             Error::Http(r) => Some(r.status),
             Error::Rejected { status } => Some(*status),
             _ => None,
+        }
+    }
+}
+
+/// A proxy stage that failed: which proxy, for which target, and what went wrong.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ProxyError {
+    /// The proxy URL, with its password shown as `***`.
+    pub proxy: String,
+    /// The environment variable the proxy came from (`https_proxy`, ...), if it did.
+    pub variable: Option<&'static str>,
+    /// The `host:port` the tunnel was for.
+    pub target: String,
+    /// What went wrong.
+    pub kind: ProxyErrorKind,
+}
+
+/// What went wrong with a proxy.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ProxyErrorKind {
+    /// The caller's: the proxy URL cannot be used (the reason says why).
+    InvalidUrl(String),
+    /// The network's: the proxy's host did not resolve or its TCP connection failed.
+    Unreachable(io::Error),
+    /// The proxy's: it refused to open the tunnel to the target.
+    Refused(ProxyRefusal),
+    /// The proxy's: it wants credentials (`rejected`: the ones given were refused).
+    AuthRequired {
+        /// True when credentials were sent and refused, false when none were given.
+        rejected: bool,
+    },
+    /// The proxy's: its answer broke HTTP or SOCKS5, or it closed the connection mid-way.
+    Protocol(String),
+}
+
+/// How a proxy refused a tunnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProxyRefusal {
+    /// An HTTP proxy answered CONNECT with this status (not 2xx, not 407).
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// A SOCKS5 proxy answered with this reply code (RFC 1928 §6; not 0x00).
+    Socks {
+        /// The REP field.
+        reply: u8,
+    },
+}
+
+impl ProxyRefusal {
+    /// What a SOCKS5 reply code means (RFC 1928 §6), or the HTTP reason phrase.
+    pub fn meaning(&self) -> &str {
+        match self {
+            ProxyRefusal::Http { reason, .. } => reason,
+            ProxyRefusal::Socks { reply } => match reply {
+                0x01 => "general SOCKS server failure",
+                0x02 => "connection not allowed by ruleset",
+                0x03 => "network unreachable",
+                0x04 => "host unreachable",
+                0x05 => "connection refused",
+                0x06 => "TTL expired",
+                0x07 => "command not supported",
+                0x08 => "address type not supported",
+                _ => "unassigned reply code",
+            },
+        }
+    }
+}
+
+impl fmt::Display for ProxyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proxy = &self.proxy;
+        let from = match self.variable {
+            Some(name) => format!(" (from ${name})"),
+            None => String::new(),
+        };
+        let target = &self.target;
+        match &self.kind {
+            ProxyErrorKind::InvalidUrl(reason) => write!(
+                f,
+                "invalid proxy URL {proxy:?}{from}: {reason}; fix it, or connect without a proxy"
+            ),
+            ProxyErrorKind::Unreachable(e) => write!(
+                f,
+                "cannot reach the proxy {proxy}{from}: {e}; is the proxy address right and the \
+                 proxy running? (to connect directly, turn the proxy off or list the host in \
+                 NO_PROXY)"
+            ),
+            ProxyErrorKind::Refused(r @ ProxyRefusal::Http { status, .. }) => write!(
+                f,
+                "the proxy {proxy}{from} refused to connect to {target} with HTTP {status} {}: \
+                 the proxy does not allow this host or port; ask its administrator, or connect \
+                 without it",
+                r.meaning()
+            ),
+            ProxyErrorKind::Refused(r @ ProxyRefusal::Socks { reply }) => write!(
+                f,
+                "the SOCKS5 proxy {proxy}{from} could not connect to {target}: reply \
+                 {reply:#04x}, {}; check the target host and port, and the proxy's rules",
+                r.meaning()
+            ),
+            ProxyErrorKind::AuthRequired { rejected: false } => write!(
+                f,
+                "the proxy {proxy}{from} requires authentication: give it in the proxy URL, \
+                 as scheme://user:password@host:port"
+            ),
+            ProxyErrorKind::AuthRequired { rejected: true } => write!(
+                f,
+                "the proxy {proxy}{from} rejected the user and password: check the credentials \
+                 in the proxy URL (percent-encode @ : / in them)"
+            ),
+            ProxyErrorKind::Protocol(what) => {
+                write!(f, "the proxy {proxy}{from} broke its protocol: {what}; is it that kind of proxy (http://, socks5://)?")
+            }
         }
     }
 }
@@ -135,6 +259,8 @@ pub enum Stage {
     Tls,
     /// The HTTP upgrade (RFC 6455 §4).
     Handshake,
+    /// Connecting to a proxy and opening its tunnel.
+    Proxy,
     /// The closing handshake (RFC 6455 §7).
     Close,
 }
@@ -146,6 +272,7 @@ impl fmt::Display for Stage {
             Stage::Connect => "the TCP connect",
             Stage::Tls => "the TLS handshake",
             Stage::Handshake => "the WebSocket handshake",
+            Stage::Proxy => "the proxy connection",
             Stage::Close => "the closing handshake",
         })
     }

@@ -2,15 +2,17 @@
 //! handshake over any accepted stream, and a [`Channel`] that is a `Stream` of received
 //! messages and a `Sink` of messages to send.
 //!
-//! It does: DNS, TCP and TLS (rustls with *ring*, webpki roots) for clients; the opening
-//! handshake both ways with subprotocol choice; answering pings and echoing the peer's close;
-//! keepalive pings and close timeouts; backpressure in both directions, by bytes; errors that
-//! say whose fault they were.
+//! It does: DNS, TCP and TLS (rustls with *ring*, webpki roots) for clients, or the client
+//! handshake over any stream you opened ([`ClientBuilder::connect_on`]: a Unix socket, a
+//! tunnel); HTTP CONNECT and SOCKS5 proxies, from the environment as curl reads it or set with
+//! [`ClientBuilder::proxy`]; the opening handshake both ways with subprotocol choice; answering
+//! pings and echoing the peer's close; keepalive pings and close timeouts; backpressure in
+//! both directions, by bytes; errors that say whose fault they were.
 //!
 //! It does not: spawn tasks (a channel does its I/O when you poll it: keep polling — reading,
 //! or flushing — for pongs and the close reply to go out), run an HTTP server or router (read
 //! the request with [`server::read_request`] and answer plain HTTP yourself), follow redirects,
-//! use proxies, or own a listener loop. Permessage-deflate (RFC 7692) is negotiated when
+//! speak TLS to a proxy (`https://` proxies), or own a listener loop. Permessage-deflate (RFC 7692) is negotiated when
 //! [`Config::deflate`] is set ([`DeflateConfig`]: level, size threshold, window bits, context
 //! takeover); [`Channel::send_uncompressed`] opts one message out.
 //!
@@ -70,6 +72,30 @@
 //! # }
 //! ```
 //!
+//! Through a proxy: by default [`connect`] and [`ClientBuilder`] read `http_proxy` (for
+//! `ws://`), `https_proxy` (for `wss://`), `all_proxy` and `no_proxy` as curl does (see
+//! [`ClientBuilder::no_proxy`] for the rules); set one explicitly, or turn them off:
+//!
+//! ```no_run
+//! use wschannel::{ClientBuilder, Error, ProxyErrorKind};
+//!
+//! # async fn run() -> Result<(), wschannel::Error> {
+//! // HTTP CONNECT with basic authentication; socks5:// and socks5h:// work alike.
+//! let builder = ClientBuilder::new().proxy("http://alice:s3cret@proxy.example.com:3128")?;
+//! match builder.connect("wss://example.com/chat").await {
+//!     Ok(ws) => println!("connected; subprotocol {:?}", ws.protocol()),
+//!     Err(Error::Proxy(e)) => match e.kind {
+//!         ProxyErrorKind::AuthRequired { .. } => eprintln!("check the proxy password: {e}"),
+//!         _ => eprintln!("{e}"), // unreachable, refused (HTTP status or SOCKS reply), ...
+//!     },
+//!     Err(e) => eprintln!("{e}"),
+//! }
+//! // Directly, whatever the environment says.
+//! let ws = ClientBuilder::new().no_proxy().connect("ws://127.0.0.1:9001/").await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # Crate features
 //!
 //! None yet.
@@ -81,12 +107,13 @@ mod client;
 mod driver;
 pub mod error;
 mod pool;
+mod proxy;
 pub mod server;
 pub mod tls;
 
 pub use channel::{pair, Channel, Receiver, ReuniteError, Sender};
 pub use client::{connect, ClientBuilder, MaybeTlsStream};
-pub use error::{Error, HttpRejection, Stage};
+pub use error::{Error, HttpRejection, ProxyError, ProxyErrorKind, ProxyRefusal, Stage};
 pub use server::{accept, accept_with, Reject};
 pub use wschannel_proto::handshake::Request;
 /// Where a client's mask keys and handshake nonce come from ([`Config::random`]; the

@@ -59,7 +59,9 @@ async fn allocations_per_echo(msg: Message) -> f64 {
             }
         }
     });
-    let mut client = wschannel::connect(&format!("ws://{addr}/")).await.unwrap();
+    // No proxy, whatever the environment says.
+    let mut client =
+        wschannel::ClientBuilder::new().no_proxy().connect(&format!("ws://{addr}/")).await.unwrap();
 
     for i in 0..WARM_UP + MEASURED {
         if i == WARM_UP {

@@ -150,7 +150,7 @@ async fn issue_11_a_client_reads_a_response_sent_one_byte_per_segment() {
         }
         tcp
     });
-    let mut ws = within(ClientBuilder::new().connect(&url)).await.unwrap();
+    let mut ws = within(ClientBuilder::new().no_proxy().connect(&url)).await.unwrap();
     let msg = within(ws.next()).await.unwrap().unwrap();
     assert_eq!(msg, Message::text("ok"));
     drop(within(server).await.unwrap());

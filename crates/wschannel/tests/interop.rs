@@ -110,7 +110,7 @@ async fn our_client_dialogue(peer: Peer, tls: Option<&TestCert>, deflate: bool) 
     let mut server = PeerServer::start(peer, tls, deflate).await;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     let url = format!("{scheme}://127.0.0.1:{}/", server.port);
-    let mut builder = ClientBuilder::new().config(config(deflate));
+    let mut builder = ClientBuilder::new().no_proxy().config(config(deflate));
     for p in CLIENT_PROTOCOLS {
         builder = builder.protocol(p);
     }
@@ -349,7 +349,7 @@ impl Peer {
             Side::Server => "server",
             Side::Client => "client",
         };
-        match self {
+        let mut peer = match self {
             Peer::Python => {
                 let mut cmd = Command::new(peer_python());
                 cmd.arg(peers_dir().join(format!("py_{side}.py")));
@@ -361,7 +361,13 @@ impl Peer {
                 cmd.arg(script);
                 PeerCommand { cmd, _staging: staging }
             }
+        };
+        // Python `websockets` connects through the environment's proxy (as this crate does):
+        // a developer's proxy settings must not reach the peers.
+        for name in proxy_variables() {
+            peer.cmd.env_remove(name);
         }
+        peer
     }
 }
 
@@ -512,4 +518,13 @@ impl TestCert {
         std::fs::write(&key_path, &key_pem).unwrap();
         TestCert { cert_pem, key_pem, cert_path, key_path, _dir: dir }
     }
+}
+
+/// The names of the proxy variables set in this environment (`http_proxy`, `NO_PROXY`, ...:
+/// every name ending in `_proxy`, any case).
+fn proxy_variables() -> Vec<std::ffi::OsString> {
+    std::env::vars_os()
+        .map(|(name, _)| name)
+        .filter(|name| name.to_string_lossy().to_ascii_lowercase().ends_with("_proxy"))
+        .collect()
 }

@@ -9,7 +9,7 @@ use common::within;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpListener;
 use wschannel::tls::{server_config, TlsAcceptor};
-use wschannel::{accept_with, ClientBuilder, CloseCode, Config, Error, Message, Reject};
+use wschannel::{accept_with, CloseCode, Config, Error, Message, Reject};
 
 async fn listener() -> (TcpListener, String) {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -39,7 +39,7 @@ async fn connect_and_accept_choose_a_subprotocol() {
     });
 
     let mut ws = within(
-        ClientBuilder::new()
+        common::client()
             .protocol("v1.chat")
             .protocol("v2.chat")
             .origin("https://example.com")
@@ -64,7 +64,7 @@ async fn a_rejecting_hook_gives_the_client_the_status_and_body() {
         accept_with(tcp, Config::default(), |_| Err(Reject::new(403, "no entry for you"))).await
     });
 
-    let err = within(wschannel::connect(&format!("ws://{addr}/"))).await.unwrap_err();
+    let err = within(common::connect(&format!("ws://{addr}/"))).await.unwrap_err();
     let Error::Http(rejection) = &err else { panic!("expected Error::Http, got {err:?}") };
     assert_eq!(rejection.status, 403);
     assert_eq!(&rejection.body[..], b"no entry for you");
@@ -121,7 +121,7 @@ async fn a_refused_connection_is_a_connect_error() {
     let (l, addr) = listener().await;
     drop(l);
 
-    let err = within(wschannel::connect(&format!("ws://{addr}/"))).await.unwrap_err();
+    let err = within(common::connect(&format!("ws://{addr}/"))).await.unwrap_err();
     assert!(err.is_connection_refused(), "{err:?}");
     let Error::Connect { source, .. } = &err else { panic!("{err:?}") };
     assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
@@ -129,13 +129,13 @@ async fn a_refused_connection_is_a_connect_error() {
 
 #[tokio::test]
 async fn an_unknown_host_is_a_dns_error() {
-    let err = within(wschannel::connect("ws://nonexistent.invalid/")).await.unwrap_err();
+    let err = within(common::connect("ws://nonexistent.invalid/")).await.unwrap_err();
     assert!(matches!(&err, Error::Dns { host, .. } if host == "nonexistent.invalid"), "{err:?}");
 }
 
 #[tokio::test]
 async fn a_bad_scheme_is_an_invalid_url() {
-    let err = within(wschannel::connect("http://127.0.0.1/")).await.unwrap_err();
+    let err = within(common::connect("http://127.0.0.1/")).await.unwrap_err();
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
 }
 
@@ -170,7 +170,7 @@ async fn wss_with_a_trusted_self_signed_certificate() {
     let (port, cert) = tls_server().await;
 
     let mut ws = within(
-        ClientBuilder::new().root_certificate(cert).connect(&format!("wss://localhost:{port}/")),
+        common::client().root_certificate(cert).connect(&format!("wss://localhost:{port}/")),
     )
     .await
     .unwrap();
@@ -183,7 +183,7 @@ async fn wss_with_a_trusted_self_signed_certificate() {
 async fn wss_without_trusting_the_certificate_is_a_tls_error() {
     let (port, _cert) = tls_server().await;
 
-    let err = within(wschannel::connect(&format!("wss://localhost:{port}/"))).await.unwrap_err();
+    let err = within(common::connect(&format!("wss://localhost:{port}/"))).await.unwrap_err();
     assert!(matches!(err, Error::Tls { .. }), "{err:?}");
 }
 
@@ -192,7 +192,7 @@ async fn wss_with_verification_skipped() {
     let (port, _cert) = tls_server().await;
 
     let mut ws = within(
-        ClientBuilder::new()
+        common::client()
             .danger_insecure_skip_verify(true)
             .connect(&format!("wss://localhost:{port}/")),
     )
@@ -214,9 +214,7 @@ async fn a_custom_tls_config_is_used() {
         .with_no_client_auth();
 
     let ws = within(
-        ClientBuilder::new()
-            .tls_config(Arc::new(config))
-            .connect(&format!("wss://localhost:{port}")),
+        common::client().tls_config(Arc::new(config)).connect(&format!("wss://localhost:{port}")),
     )
     .await;
     assert!(ws.is_ok(), "{ws:?}");
@@ -233,7 +231,7 @@ async fn a_server_that_never_answers_times_out_in_the_handshake() {
     });
 
     let err = within(
-        ClientBuilder::new()
+        common::client()
             .connect_timeout(std::time::Duration::from_millis(200))
             .connect(&format!("ws://{addr}/")),
     )
@@ -270,7 +268,7 @@ async fn read_request_lets_a_server_choose_between_http_and_websocket() {
     within(tcp.read_to_end(&mut page)).await.unwrap();
     assert!(page.ends_with(b"hello"));
 
-    let mut ws = within(wschannel::connect(&format!("ws://{addr}/"))).await.unwrap();
+    let mut ws = within(common::connect(&format!("ws://{addr}/"))).await.unwrap();
     within(ws.send(Message::text("up"))).await.unwrap();
     assert_eq!(within(ws.next()).await.unwrap().unwrap(), Message::text("up"));
     within(server).await.unwrap();
@@ -325,7 +323,7 @@ async fn payloads_of_every_size_echo_intact_over_tcp() {
             }
         }
     });
-    let ws = within(wschannel::connect(&format!("ws://{addr}/"))).await.unwrap();
+    let ws = within(common::connect(&format!("ws://{addr}/"))).await.unwrap();
     echo_mixed_sizes(ws).await;
 }
 
@@ -333,7 +331,7 @@ async fn payloads_of_every_size_echo_intact_over_tcp() {
 async fn payloads_of_every_size_echo_intact_over_tls() {
     let (port, cert) = tls_server().await;
     let ws = within(
-        ClientBuilder::new().root_certificate(cert).connect(&format!("wss://localhost:{port}/")),
+        common::client().root_certificate(cert).connect(&format!("wss://localhost:{port}/")),
     )
     .await
     .unwrap();

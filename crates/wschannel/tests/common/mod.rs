@@ -7,6 +7,17 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
+/// A client builder for tests: no proxy, whatever the environment of the developer or CI
+/// says (the proxy tests set their proxies explicitly).
+pub fn client() -> wschannel::ClientBuilder {
+    wschannel::ClientBuilder::new().no_proxy()
+}
+
+/// `wschannel::connect` without the environment's proxy.
+pub async fn connect(url: &str) -> Result<wschannel::Channel, wschannel::Error> {
+    client().connect(url).await
+}
+
 /// Wraps every future a test awaits: a hang fails the test instead of the CI run.
 pub async fn within<F: Future>(f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(10), f).await.expect("the test timed out")
