@@ -425,24 +425,7 @@ fn parse_connect_response(buf: &[u8]) -> Result<Option<(u16, String, usize)>, Fa
 
 /// Percent-decodes a URL's user or password (`%40` is `@`); `None` when not UTF-8.
 fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied(), bytes.get(i + 2).copied()) {
-            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
-                // Both digits are below 16: the value fits a byte.
-                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
-                i += 3;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
+    percent_encoding::percent_decode_str(s).decode_utf8().ok().map(String::from)
 }
 
 /// The proxy the environment gives for a target, as curl reads it: `http_proxy` (lower case
