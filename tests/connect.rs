@@ -13,54 +13,23 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::time::timeout;
 
-use common::{peer_python, repo_root, Serve};
+use common::{peer_python, repo_root, text, Serve};
 
 const T: Duration = Duration::from_secs(30);
 
-/// Starts `wschannel connect ARGS` with piped stdio; stdin stays open until the handle drops.
+/// Starts `wschannel connect ARGS` with piped stdio and no proxy variables.
 fn spawn_connect(args: &[&str]) -> (tokio::process::Child, tokio::process::ChildStdin) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wschannel"));
-    for name in common::proxy_variables() {
-        command.env_remove(name);
-    }
-    let mut child = command
-        .arg("connect")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start wschannel connect");
-    let stdin = child.stdin.take().expect("piped stdin");
-    (child, stdin)
+    common::spawn_connect(args, &[])
 }
 
 /// Runs `wschannel connect ARGS` with `stdin` and waits (bounded) for it to exit.
 async fn connect(args: &[&str], stdin: &[u8]) -> Output {
-    let (child, mut input) = spawn_connect(args);
-    let stdin = stdin.to_vec();
-    tokio::spawn(async move {
-        let _ = input.write_all(&stdin).await;
-        // Dropping `input` is the end of stdin.
-    });
-    timeout(T, child.wait_with_output()).await.expect("connect exits in time").expect("wait")
+    common::run_connect(args, &[], stdin).await
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Fails with everything the command printed.
 #[track_caller]
 fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    common::assert_exit(out, code, "");
 }
 
 /// A Python `websockets` echo server (tests/peers/py_server.py) and its output lines.

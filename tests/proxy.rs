@@ -7,57 +7,15 @@ mod common;
 #[path = "../crates/wschannel/tests/proxies/mod.rs"]
 mod proxies;
 
-use std::process::{Output, Stdio};
-use std::time::Duration;
+use std::process::Output;
 
-use tokio::io::AsyncWriteExt;
-use tokio::process::Command;
-use tokio::time::timeout;
-
-use common::Serve;
+use common::{assert_exit, text, Serve};
 use proxies::{free_port, Proxy};
-
-const T: Duration = Duration::from_secs(30);
 
 /// Runs `wschannel connect ARGS` with only the proxy variables in `env` (the test's own are
 /// removed), sends `stdin` and waits (bounded) for it to exit.
 async fn connect(args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wschannel"));
-    for name in common::proxy_variables() {
-        command.env_remove(name);
-    }
-    let mut child = command
-        .arg("connect")
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start wschannel connect");
-    let mut input = child.stdin.take().expect("piped stdin");
-    let stdin = stdin.to_vec();
-    tokio::spawn(async move {
-        let _ = input.write_all(&stdin).await;
-    });
-    timeout(T, child.wait_with_output()).await.expect("connect exits in time").expect("wait")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Fails with everything the command printed.
-#[track_caller]
-fn assert_exit(out: &Output, code: i32, what: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{what}\nstdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    common::run_connect(args, env, stdin).await
 }
 
 /// Echoed `hi` through the pipe mode: exit 0 and the line back.

@@ -211,3 +211,66 @@ pub fn peer_node_modules() -> PathBuf {
          installs Node ws and playwright-core and sets it",
     )
 }
+
+/// Starts `wschannel connect ARGS` with piped stdio, none of the test's own proxy variables and
+/// the ones in `env`; stdin stays open until its handle drops.
+#[allow(dead_code)] // not every test binary runs the client
+pub fn spawn_connect(
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, tokio::process::ChildStdin) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wschannel"));
+    for name in proxy_variables() {
+        command.env_remove(name);
+    }
+    let mut child = command
+        .arg("connect")
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start wschannel connect");
+    let stdin = child.stdin.take().expect("piped stdin");
+    (child, stdin)
+}
+
+/// Runs `wschannel connect ARGS` (as [`spawn_connect`]), writes `stdin` and closes it, and
+/// waits (at most 30 s) for it to exit.
+#[allow(dead_code)] // not every test binary runs the client
+pub async fn run_connect(
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &[u8],
+) -> std::process::Output {
+    let (child, mut input) = spawn_connect(args, env);
+    let stdin = stdin.to_vec();
+    tokio::spawn(async move {
+        let _ = input.write_all(&stdin).await;
+        // Dropping `input` is the end of stdin.
+    });
+    tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("wschannel connect exits within 30 s")
+        .expect("wait for wschannel connect")
+}
+
+#[allow(dead_code)] // not every test binary runs the client
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Fails, with `what` and everything the command printed, unless it exited with `code`.
+#[allow(dead_code)] // not every test binary runs the client
+#[track_caller]
+pub fn assert_exit(out: &std::process::Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}\nstdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
