@@ -87,7 +87,7 @@ pub mod tls;
 pub use channel::{pair, Channel, Receiver, ReuniteError, Sender};
 pub use client::{connect, ClientBuilder, MaybeTlsStream};
 pub use error::{Error, HttpRejection, Stage};
-pub use server::{accept, accept_with, Reject};
+pub use server::{accept, accept_with, Accept, Reject};
 pub use wschannel_proto::handshake::Request;
 /// Where a client's mask keys and handshake nonce come from ([`Config::random`]; the
 /// operating system's by default).
