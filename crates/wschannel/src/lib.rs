@@ -83,6 +83,8 @@ pub mod error;
 mod pool;
 pub mod server;
 pub mod tls;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 
 pub use channel::{pair, Channel, Receiver, ReuniteError, Sender};
 pub use client::{connect, ClientBuilder, MaybeTlsStream};
