@@ -76,6 +76,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod channel;
 mod client;
 mod driver;
