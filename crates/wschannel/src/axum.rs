@@ -183,7 +183,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
 
 /// Why the [`WebSocketUpgrade`] extractor refused a request; as a response, the answer
 /// [`accept`](crate::accept) would give (400, 426 with `Sec-WebSocket-Version: 13`, 500 when
-/// the connection cannot be upgraded).
+/// the request has no hyper upgrade handle).
 #[derive(Debug)]
 pub struct WebSocketUpgradeRejection(UpgradeError);
 

@@ -115,8 +115,8 @@ impl UpgradeRequest {
     /// # Errors
     /// An [`UpgradeError`] whose [`into_response`](UpgradeError::into_response) is the answer
     /// [`accept`](crate::accept) would give: 400 for a malformed upgrade, 426 with
-    /// `Sec-WebSocket-Version: 13` for another protocol version, and 500 when hyper cannot
-    /// upgrade this connection (not served `with_upgrades()`).
+    /// `Sec-WebSocket-Version: 13` for another protocol version, and 500 when the request has
+    /// no hyper upgrade handle (it did not come from a hyper HTTP/1 server connection).
     pub fn new<B>(req: &mut http::Request<B>) -> Result<Self, UpgradeError> {
         let upgrade = validate(req.method(), req.uri(), req.version(), req.headers())?;
         Self::with_handle(upgrade, req.extensions_mut())
@@ -172,6 +172,7 @@ impl UpgradeRequest {
         self
     }
 
+    #[cfg(feature = "axum")]
     pub(crate) fn config_mut(&mut self) -> &mut Config {
         &mut self.config
     }
@@ -217,7 +218,8 @@ impl UpgradeRequest {
         let future = async move {
             let upgraded = on_upgrade.await.map_err(|e| {
                 Error::Io(std::io::Error::other(format!(
-                    "hyper did not hand over the upgraded connection: {e}"
+                    "hyper did not hand over the upgraded connection ({e}): serve it with \
+                     `serve_connection(..).with_upgrades()`, and keep it open until the 101 is sent"
                 )))
             })?;
             let io = TokioIo::new(upgraded);
@@ -259,7 +261,7 @@ impl fmt::Debug for UpgradeRequest {
 ///
 /// # Errors
 /// [`Error::Io`] when hyper does not hand the connection over (the client went away, or the
-/// connection was not served `with_upgrades()`).
+/// connection was not served `with_upgrades()`: hyper then sends the 101 and fails here).
 pub struct Upgrading {
     future: Pin<Box<dyn Future<Output = Result<Channel<UpgradedIo>, Error>> + Send>>,
 }
@@ -288,7 +290,7 @@ pub struct UpgradeError {
 enum Kind {
     /// The client's: not a valid upgrade request.
     Handshake(HandshakeError),
-    /// The server's: hyper has no upgrade handle for this request.
+    /// The server's: the request has no hyper upgrade handle.
     NotUpgradable,
 }
 
@@ -298,7 +300,7 @@ impl UpgradeError {
     }
 
     /// The HTTP status to answer with: as [`HandshakeError::status`] for a bad request
-    /// (400, 426), 500 when the connection cannot be upgraded.
+    /// (400, 426), 500 when the request has no hyper upgrade handle.
     pub fn status(&self) -> u16 {
         match &self.kind {
             Kind::Handshake(e) => e.status(),
@@ -342,8 +344,8 @@ impl fmt::Display for UpgradeError {
         match &self.kind {
             Kind::Handshake(e) => write!(f, "{e}"),
             Kind::NotUpgradable => f.write_str(
-                "this connection cannot be upgraded: serve it with hyper's \
-                 `serve_connection(..).with_upgrades()` over HTTP/1.1",
+                "this request cannot be upgraded: it has no hyper upgrade handle (serve it with \
+                 hyper's HTTP/1 `serve_connection(..).with_upgrades()`)",
             ),
         }
     }
