@@ -317,7 +317,8 @@ impl UpgradeError {
     }
 
     /// The response [`accept`](crate::accept) would give: the status, a plain-text body saying
-    /// what is wrong, and for 426 `Upgrade: websocket` and `Sec-WebSocket-Version: 13`.
+    /// what is wrong, `Connection: close`, and for 426 `Upgrade: websocket`,
+    /// `Sec-WebSocket-Version: 13` and `Connection: upgrade, close`.
     pub fn into_response<B: From<String>>(self) -> http::Response<B> {
         let status = self.status();
         let mut response = http::Response::new(B::from(self.to_string()));
@@ -331,10 +332,10 @@ impl UpgradeError {
                 headers.insert(name, HeaderValue::from_static(value));
             }
         }
-        if status == 426 {
-            // RFC 9110 §7.8: the "upgrade" connection option goes with an Upgrade header.
-            headers.insert(CONNECTION, HeaderValue::from_static("upgrade"));
-        }
+        // As `accept` answers: the connection closes after a refused upgrade, and for 426 the
+        // "upgrade" option goes with the Upgrade header (RFC 9110 §7.8).
+        let connection = if status == 426 { "upgrade, close" } else { "close" };
+        headers.insert(CONNECTION, HeaderValue::from_static(connection));
         response
     }
 }

@@ -110,6 +110,7 @@ async fn another_websocket_version_gets_426_with_the_version_we_speak() {
     assert!(head.starts_with("http/1.1 426 upgrade required\r\n"), "{head}");
     assert!(head.contains("\r\nsec-websocket-version: 13\r\n"), "{head}");
     assert!(head.contains("\r\nupgrade: websocket\r\n"), "{head}");
+    assert!(head.contains("\r\nconnection: upgrade, close\r\n"), "{head}");
     let len: usize = head
         .split("\r\n")
         .find_map(|l| l.strip_prefix("content-length: "))
@@ -129,6 +130,7 @@ async fn a_bad_key_gets_400_and_plain_http_still_works_on_the_same_port() {
     let bad = upgrade_request("13", "").replace("dGhlIHNhbXBsZSBub25jZQ==", "short");
     let (_, head) = raw_head(&addr, &bad).await;
     assert!(head.starts_with("http/1.1 400 bad request\r\n"), "{head}");
+    assert!(head.contains("\r\nconnection: close\r\n"), "{head}");
     let (_, head) = raw_head(&addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
 }

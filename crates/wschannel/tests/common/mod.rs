@@ -146,3 +146,14 @@ pub fn peer_python() -> PathBuf {
         ),
     }
 }
+
+/// Node modules with `ws` and `playwright-core`, as installed by `scripts/test`.
+pub fn peer_node_modules() -> PathBuf {
+    match std::env::var_os("WSCHANNEL_PEER_NODE_MODULES") {
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "WSCHANNEL_PEER_NODE_MODULES is not set: run the tests with scripts/test, which \
+             installs Node ws and playwright-core and sets it"
+        ),
+    }
+}
