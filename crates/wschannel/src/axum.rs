@@ -100,6 +100,12 @@ impl WebSocketUpgrade {
         self.request.offered_protocols()
     }
 
+    /// The subprotocols the client offered, in its order, as axum's `requested_protocols`
+    /// gives them (here as `&str`).
+    pub fn requested_protocols(&self) -> impl Iterator<Item = &str> {
+        self.request.offered_protocols().iter().map(String::as_str)
+    }
+
     /// The largest message accepted, in bytes ([`Config::max_message_size`]).
     pub fn max_message_size(mut self, n: usize) -> Self {
         let config = self.request.config_mut();
