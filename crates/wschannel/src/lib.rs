@@ -9,7 +9,8 @@
 //!
 //! It does not: spawn tasks (a channel does its I/O when you poll it: keep polling — reading,
 //! or flushing — for pongs and the close reply to go out), run an HTTP server or router (read
-//! the request with [`server::read_request`] and answer plain HTTP yourself), follow redirects,
+//! the request with [`server::read_request`] and answer plain HTTP yourself, or upgrade inside
+//! hyper or axum with the `hyper` and `axum` features), follow redirects,
 //! use proxies, or own a listener loop. Permessage-deflate (RFC 7692) is negotiated when
 //! [`Config::deflate`] is set ([`DeflateConfig`]: level, size threshold, window bits, context
 //! takeover); [`Channel::send_uncompressed`] opts one message out.
@@ -70,9 +71,19 @@
 //! # }
 //! ```
 //!
+//! A server that awaits before it accepts (a session lookup) or sets response headers (a
+//! cookie) passes an async hook to [`server::accept_with_async`].
+//!
 //! # Crate features
 //!
-//! None yet.
+//! None is on by default; each adds API and changes nothing else.
+//!
+//! - `hyper`: `wschannel::upgrade`, WebSocket upgrades inside a hyper 1.x server: validate an
+//!   `http::Request`, return the `101` response, and await the channel on the upgraded
+//!   connection (`UpgradeRequest`, `Upgrading`, `UpgradeError`).
+//! - `axum` (implies `hyper`): `wschannel::axum::WebSocketUpgrade`, an extractor with the shape
+//!   of axum's own (`protocols`, `max_message_size`, `on_upgrade`), giving a [`Channel`]; see
+//!   `examples/axum_echo.rs`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
