@@ -222,3 +222,51 @@ impl IntoResponse for WebSocketUpgradeRejection {
         self.0.into_response()
     }
 }
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    fn check_send<T: Send + 'static>() {}
+    // axum handlers' futures must be Send, and they hold the extractor.
+    check_send::<WebSocketUpgrade>();
+    check::<WebSocketUpgradeRejection>();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: http::Method, ws_version: &str) -> Parts {
+        let (parts, ()) = http::Request::builder()
+            .method(method)
+            .uri("/ws")
+            .header("Host", "example.com")
+            .header("Upgrade", "websocket")
+            .header("Connection", "Upgrade")
+            .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("Sec-WebSocket-Version", ws_version)
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts
+    }
+
+    #[tokio::test]
+    async fn the_extractor_refuses_with_the_answers_accept_gives() {
+        let mut post = parts(http::Method::POST, "13");
+        let rejection = WebSocketUpgrade::from_request_parts(&mut post, &()).await.unwrap_err();
+        assert_eq!(rejection.status(), 400);
+        assert_eq!(rejection.into_response().status(), 400);
+
+        let mut old = parts(http::Method::GET, "8");
+        let rejection = WebSocketUpgrade::from_request_parts(&mut old, &()).await.unwrap_err();
+        let response = rejection.into_response();
+        assert_eq!(response.status(), 426);
+        assert_eq!(response.headers()["sec-websocket-version"], "13");
+
+        // Valid, but not from a hyper connection: no upgrade handle, the server's fault.
+        let mut valid = parts(http::Method::GET, "13");
+        let rejection = WebSocketUpgrade::from_request_parts(&mut valid, &()).await.unwrap_err();
+        assert_eq!(rejection.status(), 500);
+    }
+}

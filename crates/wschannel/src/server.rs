@@ -413,3 +413,10 @@ where
     io.flush().await?;
     Ok(Channel::new(io, Role::Server, config, protocol, leftover, extension))
 }
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn check<T: Send + Sync + Unpin + 'static>() {}
+    check::<Accept>();
+    check::<Reject>();
+}

@@ -360,3 +360,89 @@ impl std::error::Error for UpgradeError {
         }
     }
 }
+
+#[allow(dead_code)]
+fn assert_send_sync() {
+    fn check<T: Send + Sync + 'static>() {}
+    fn check_send<T: Send + 'static>() {}
+    check::<UpgradeError>();
+    // hyper's upgraded connection is Send, not Sync; so is the channel on it.
+    check_send::<Channel<UpgradedIo>>();
+    check_send::<UpgradeRequest>();
+    // A future held across an await in a spawned task.
+    check_send::<Upgrading>();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(version: http::Version, ws_version: &str) -> http::Request<()> {
+        http::Request::get("/chat?x=1")
+            .version(version)
+            .header("Host", "example.com")
+            .header("Upgrade", "websocket")
+            .header("Connection", "keep-alive, Upgrade")
+            .header("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("Sec-WebSocket-Version", ws_version)
+            .header("Sec-WebSocket-Protocol", "superchat")
+            .header("Sec-WebSocket-Protocol", "chat")
+            .body(())
+            .unwrap()
+    }
+
+    fn body(response: http::Response<String>) -> String {
+        response.into_body()
+    }
+
+    #[test]
+    fn is_upgrade_request_looks_for_the_websocket_token() {
+        assert!(is_upgrade_request(&request(http::Version::HTTP_11, "13")));
+        let mut plain = request(http::Version::HTTP_11, "13");
+        plain.headers_mut().insert("upgrade", HeaderValue::from_static("h2c, WebSocket"));
+        assert!(is_upgrade_request(&plain));
+        plain.headers_mut().remove("upgrade");
+        assert!(!is_upgrade_request(&plain));
+    }
+
+    #[test]
+    fn a_valid_request_without_hypers_upgrade_handle_is_a_500_that_says_why() {
+        let e = UpgradeRequest::new(&mut request(http::Version::HTTP_11, "13")).unwrap_err();
+        assert_eq!(e.status(), 500);
+        assert!(e.handshake_error().is_none());
+        let response = e.into_response::<String>();
+        assert_eq!(response.status(), 500);
+        assert!(body(response).contains("with_upgrades()"));
+    }
+
+    #[test]
+    fn the_answers_are_those_of_accept() {
+        // Another version: 426 with the version we speak (RFC 6455 §4.4).
+        let e = UpgradeRequest::new(&mut request(http::Version::HTTP_11, "8")).unwrap_err();
+        assert!(
+            matches!(e.handshake_error(), Some(HandshakeError::UnsupportedVersion(v)) if v == "8")
+        );
+        let response = e.into_response::<String>();
+        assert_eq!(response.status(), 426);
+        assert_eq!(response.headers()["sec-websocket-version"], "13");
+        assert_eq!(response.headers()["upgrade"], "websocket");
+        assert_eq!(response.headers()["connection"], "upgrade, close");
+        assert_eq!(body(response), "unsupported WebSocket version \"8\"; only 13 is supported");
+
+        // HTTP/1.0 and HTTP/2 are not HTTP/1.1: 400, as `accept` answers.
+        for version in [http::Version::HTTP_10, http::Version::HTTP_2] {
+            let e = UpgradeRequest::new(&mut request(version, "13")).unwrap_err();
+            assert!(matches!(e.handshake_error(), Some(HandshakeError::Version)), "{version:?}");
+            assert_eq!(e.into_response::<String>().status(), 400);
+        }
+
+        // Not GET: 400 with the reason in the body.
+        let mut post = request(http::Version::HTTP_11, "13");
+        *post.method_mut() = http::Method::POST;
+        let e = UpgradeRequest::new(&mut post).unwrap_err();
+        let response = e.into_response::<String>();
+        assert_eq!(response.status(), 400);
+        assert_eq!(response.headers()["connection"], "close");
+        assert!(body(response).contains("POST"));
+    }
+}
