@@ -67,6 +67,15 @@ pub enum Error {
         /// The status sent to the client.
         status: u16,
     },
+    /// The caller's: a header that this server's accept hook added to its response is not valid
+    /// HTTP; the client was sent a 500 instead, never the header.
+    #[error("the accept hook's response header {name:?} is invalid: {reason}; fix the hook (the client got a 500)")]
+    InvalidResponseHeader {
+        /// The header's name, as given.
+        name: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The peer's: it broke the protocol or a limit after the handshake; the connection closes.
     #[error("the peer broke the WebSocket protocol: {0}")]
     Protocol(#[from] ProtocolError),

@@ -11,8 +11,9 @@
 //!
 //! It does not: spawn tasks (a channel does its I/O when you poll it: keep polling — reading,
 //! or flushing — for pongs and the close reply to go out), run an HTTP server or router (read
-//! the request with [`server::read_request`] and answer plain HTTP yourself), follow redirects,
-//! speak TLS to a proxy (`https://` proxies), or own a listener loop. Permessage-deflate (RFC 7692) is negotiated when
+//! the request with [`server::read_request`] and answer plain HTTP yourself, or upgrade inside
+//! hyper or axum with the `hyper` and `axum` features), follow redirects, speak TLS to a proxy
+//! (`https://` proxies), or own a listener loop. Permessage-deflate (RFC 7692) is negotiated when
 //! [`Config::deflate`] is set ([`DeflateConfig`]: level, size threshold, window bits, context
 //! takeover); [`Channel::send_uncompressed`] opts one message out.
 //!
@@ -96,12 +97,24 @@
 //! # }
 //! ```
 //!
+//! A server that awaits before it accepts (a session lookup) or sets response headers (a
+//! cookie) passes an async hook to [`server::accept_with_async`].
+//!
 //! # Crate features
 //!
-//! None yet.
+//! None is on by default; each adds API and changes nothing else.
+//!
+//! - `hyper`: `wschannel::upgrade`, WebSocket upgrades inside a hyper 1.x server: validate an
+//!   `http::Request`, return the `101` response, and await the channel on the upgraded
+//!   connection (`UpgradeRequest`, `Upgrading`, `UpgradeError`).
+//! - `axum` (implies `hyper`): `wschannel::axum::WebSocketUpgrade`, an extractor with the shape
+//!   of axum's own (`protocols`, `max_message_size`, `on_upgrade`), giving a [`Channel`]; see
+//!   `examples/axum_echo.rs`.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod channel;
 mod client;
 mod driver;
@@ -110,11 +123,13 @@ mod pool;
 mod proxy;
 pub mod server;
 pub mod tls;
+#[cfg(feature = "hyper")]
+pub mod upgrade;
 
 pub use channel::{pair, Channel, Receiver, ReuniteError, Sender};
 pub use client::{connect, ClientBuilder, MaybeTlsStream};
 pub use error::{Error, HttpRejection, ProxyError, ProxyErrorKind, ProxyRefusal, Stage};
-pub use server::{accept, accept_with, Reject};
+pub use server::{accept, accept_with, Accept, Reject};
 pub use wschannel_proto::handshake::Request;
 /// Where a client's mask keys and handshake nonce come from ([`Config::random`]; the
 /// operating system's by default).

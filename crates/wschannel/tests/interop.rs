@@ -5,11 +5,14 @@
 //! installs them and sets `WSCHANNEL_PEER_PYTHON` and `WSCHANNEL_PEER_NODE_MODULES`; without
 //! those these tests fail and say so (they never skip).
 
+mod common;
+
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::{peer_python, peers_dir};
 use futures_util::{SinkExt, StreamExt};
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
@@ -439,21 +442,6 @@ impl Drop for PeerServer {
     fn drop(&mut self) {
         // `kill_on_drop` would do it too; be explicit, the child never outlives its test.
         let _ = self.child.start_kill();
-    }
-}
-
-fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
-}
-
-/// Python with `websockets`, as installed by `scripts/test`.
-fn peer_python() -> PathBuf {
-    match std::env::var_os("WSCHANNEL_PEER_PYTHON") {
-        Some(p) => PathBuf::from(p),
-        None => panic!(
-            "WSCHANNEL_PEER_PYTHON is not set: run the interop tests with scripts/test, which \
-             installs Python websockets and sets it"
-        ),
     }
 }
 

@@ -39,6 +39,21 @@ impl Headers {
         self.0.is_empty()
     }
 
+    /// Appends a header, as received (for a request head parsed by something else, such as
+    /// an HTTP server library, before [`validate_request`](super::validate_request)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use wschannel_proto::handshake::Headers;
+    ///
+    /// let headers: Headers = [("Upgrade", &b"websocket"[..])].into_iter().collect();
+    /// assert_eq!(headers.get("upgrade"), Some(&b"websocket"[..]));
+    /// ```
+    pub fn push(&mut self, name: impl Into<String>, value: impl Into<Vec<u8>>) {
+        self.0.push((name.into(), value.into()));
+    }
+
     /// The header's value when it appears exactly once.
     pub(crate) fn single(&self, name: &'static str) -> Result<&[u8], HandshakeError> {
         let mut values = self.get_all(name);
@@ -92,6 +107,12 @@ impl From<Vec<(String, Vec<u8>)>> for Headers {
 impl From<&[httparse::Header<'_>]> for Headers {
     fn from(headers: &[httparse::Header<'_>]) -> Self {
         Headers(headers.iter().map(|h| (h.name.to_owned(), h.value.to_vec())).collect())
+    }
+}
+
+impl<N: Into<String>, V: Into<Vec<u8>>> FromIterator<(N, V)> for Headers {
+    fn from_iter<I: IntoIterator<Item = (N, V)>>(iter: I) -> Self {
+        Headers(iter.into_iter().map(|(n, v)| (n.into(), v.into())).collect())
     }
 }
 

@@ -77,7 +77,10 @@ pub use client::{Accepted, ClientHandshake, ClientRequest, Response};
 pub use head::{HeadReader, RequestReader, ResponseReader};
 pub use headers::{check_header, Headers};
 pub(crate) use headers::{extension_name, is_token, list_items, trim_ows};
-pub use server::{parse_request, validate_request, write_accept, write_reject, Request, Upgrade};
+pub use server::{
+    accept_headers, parse_request, reject_headers, validate_request, write_accept, write_reject,
+    Request, Upgrade,
+};
 
 /// RFC 6455 §1.3: the GUID appended to the key before hashing.
 const WS_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

@@ -185,17 +185,57 @@ pub fn write_accept(
     out: &mut Vec<u8>,
 ) {
     out.extend_from_slice(b"HTTP/1.1 101 Switching Protocols\r\n");
-    // RFC 6455 §4.2.2 item 5.2 and 5.3.
-    put_header(out, "Upgrade", b"websocket");
-    put_header(out, "Connection", b"Upgrade");
-    // RFC 6455 §4.2.2 item 5.4.
-    put_header(out, "Sec-WebSocket-Accept", accept_key(upgrade.key.as_bytes()).as_bytes());
-    // RFC 6455 §4.2.2 item 5.5: the one subprotocol chosen.
-    if let Some(p) = protocol.filter(|p| is_token(p)) {
-        put_header(out, "Sec-WebSocket-Protocol", p.as_bytes());
+    for (name, value) in accept_headers(upgrade, protocol) {
+        put_header(out, name, value.as_bytes());
     }
     put_extra_headers(out, extra_headers, Heads::ACCEPT);
     out.extend_from_slice(b"\r\n");
+}
+
+/// The headers of the server's 101 response (RFC 6455 §4.2.2 item 5) in the order
+/// [`write_accept`] writes them, for a server whose HTTP library writes the head itself:
+/// Upgrade, Connection, Sec-WebSocket-Accept and, when `protocol` is a token,
+/// Sec-WebSocket-Protocol. As in `write_accept`, `protocol` must be one the client offered.
+///
+/// # Examples
+///
+/// ```
+/// use wschannel_proto::handshake::{accept_headers, Upgrade};
+///
+/// let upgrade = Upgrade {
+///     key: "dGhlIHNhbXBsZSBub25jZQ==".into(),
+///     protocols: vec!["chat".into()],
+///     extensions: None,
+/// };
+/// let headers = accept_headers(&upgrade, Some("chat"));
+/// assert_eq!(headers[2], ("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=".to_owned()));
+/// assert_eq!(headers[3], ("Sec-WebSocket-Protocol", "chat".to_owned()));
+/// ```
+pub fn accept_headers(upgrade: &Upgrade, protocol: Option<&str>) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
+        // RFC 6455 §4.2.2 item 5.2 and 5.3.
+        ("Upgrade", "websocket".to_owned()),
+        ("Connection", "Upgrade".to_owned()),
+        // RFC 6455 §4.2.2 item 5.4.
+        ("Sec-WebSocket-Accept", accept_key(upgrade.key.as_bytes())),
+    ];
+    // RFC 6455 §4.2.2 item 5.5: the one subprotocol chosen.
+    if let Some(p) = protocol.filter(|p| is_token(p)) {
+        headers.push(("Sec-WebSocket-Protocol", p.to_owned()));
+    }
+    headers
+}
+
+/// The headers a rejection with `status` carries besides its body's, as [`write_reject`]
+/// writes them: for 426 Upgrade Required, `Upgrade: websocket` and `Sec-WebSocket-Version: 13`
+/// (RFC 9110 §15.5.22, RFC 6455 §4.4); none for any other status. For a server whose HTTP
+/// library writes the head itself.
+pub fn reject_headers(status: u16) -> &'static [(&'static str, &'static str)] {
+    if status == 426 {
+        &[("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
+    } else {
+        &[]
+    }
 }
 
 /// Writes a rejection: the status line with its reason phrase, `Content-Type: text/plain;
@@ -226,8 +266,9 @@ pub fn write_reject(
         // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to, and §7.8 wants the
         // "upgrade" connection option beside it. RFC 6455 §4.4: list the versions we speak.
         put_header(out, "Connection", b"Upgrade, close");
-        put_header(out, "Upgrade", b"websocket");
-        put_header(out, "Sec-WebSocket-Version", b"13");
+        for (name, value) in reject_headers(status) {
+            put_header(out, name, value.as_bytes());
+        }
         put_extra_headers(out, extra_headers, Heads::REJECT_426);
     } else {
         put_header(out, "Connection", b"close");

@@ -328,3 +328,53 @@ fn one_key_check_for_both_sides() {
         assert_eq!(validate_request(&good_but(4, Some(&line))).is_ok(), ok, "{key:?}");
     }
 }
+
+// ---- heads parsed elsewhere (an HTTP library's request, issue 9) ---------------------------
+
+#[test]
+fn a_request_built_from_header_pairs_validates_as_the_parsed_one() {
+    let parsed = request_with(GOOD);
+    let built = Request {
+        method: parsed.method.clone(),
+        path: parsed.path.clone(),
+        version: parsed.version,
+        headers: parsed.headers.iter().map(|(n, v)| (n.to_owned(), v.to_vec())).collect(),
+    };
+    assert_eq!(built, parsed);
+    assert_eq!(validate_request(&built).unwrap().key, KEY);
+    let mut pushed = Headers::default();
+    for (n, v) in parsed.headers.iter() {
+        pushed.push(n, v);
+    }
+    assert_eq!(pushed, parsed.headers);
+}
+
+#[test]
+fn accept_headers_are_the_lines_write_accept_writes() {
+    let upgrade = validate_request(&request_with(GOOD)).unwrap();
+    for protocol in [None, Some("chat"), Some("not a token")] {
+        let mut out = Vec::new();
+        write_accept(&upgrade, protocol, &[], &mut out);
+        let mut lines = String::from("HTTP/1.1 101 Switching Protocols\r\n");
+        for (n, v) in accept_headers(&upgrade, protocol) {
+            lines.push_str(&format!("{n}: {v}\r\n"));
+        }
+        lines.push_str("\r\n");
+        assert_eq!(String::from_utf8(out).unwrap(), lines, "{protocol:?}");
+    }
+    let names: Vec<_> =
+        accept_headers(&upgrade, Some("chat")).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["Upgrade", "Connection", "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol"]);
+}
+
+#[test]
+fn reject_headers_are_those_of_a_426_only() {
+    let mut out = Vec::new();
+    write_reject(426, "", &[], &mut out);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(reject_headers(426).len(), 2);
+    for (n, v) in reject_headers(426) {
+        assert!(out.contains(&format!("\r\n{n}: {v}\r\n")), "{out}");
+    }
+    assert!(reject_headers(400).is_empty() && reject_headers(403).is_empty());
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
@@ -137,4 +138,33 @@ pub fn close_payload(code: u16, reason: &str) -> Vec<u8> {
     let mut p = code.to_be_bytes().to_vec();
     p.extend_from_slice(reason.as_bytes());
     p
+}
+
+// ---- real peers (installed by scripts/test) -------------------------------------------------
+
+/// `tests/peers/`: the peer scripts and their pinned requirements.
+pub fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/peers")
+}
+
+/// Python with `websockets`, as installed by `scripts/test`.
+pub fn peer_python() -> PathBuf {
+    match std::env::var_os("WSCHANNEL_PEER_PYTHON") {
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "WSCHANNEL_PEER_PYTHON is not set: run the interop tests with scripts/test, which \
+             installs Python websockets and sets it"
+        ),
+    }
+}
+
+/// Node modules with `ws` and `playwright-core`, as installed by `scripts/test`.
+pub fn peer_node_modules() -> PathBuf {
+    match std::env::var_os("WSCHANNEL_PEER_NODE_MODULES") {
+        Some(p) => PathBuf::from(p),
+        None => panic!(
+            "WSCHANNEL_PEER_NODE_MODULES is not set: run the tests with scripts/test, which \
+             installs Node ws and playwright-core and sets it"
+        ),
+    }
 }
