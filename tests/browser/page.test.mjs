@@ -10,29 +10,16 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { createRequire } from 'node:module';
+import { TIMEOUT, testRun } from './harness.mjs';
 
-// playwright-core is installed in tests/peers/node_modules, not beside this file.
-const require = createRequire(new URL('../peers/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
-
-const TIMEOUT = 10_000;
 const [pageUrl, shotPath, compression = 'none'] = process.argv.slice(2);
 if (!pageUrl || !shotPath) {
   console.error('usage: node page.test.mjs http://127.0.0.1:PORT/ SCREENSHOT.png');
   process.exit(2);
 }
 
-let browser;
-let step = 'start';
-const fail = async (why) => {
-  console.log(`FAIL ${step}: ${why}`);
-  if (browser) await browser.close().catch(() => {});
-  process.exit(1);
-};
-const ok = (what) => console.log(`OK ${what}`);
-// A whole-run watchdog, in case something hangs outside the per-step timeouts.
-setTimeout(() => fail('the whole test took over 90 s'), 90_000).unref();
+const run = testRun();
+const { fail, ok } = run;
 
 // A valid 2x2 RGB PNG (red, green / blue, white) built from bytes.
 function png2x2() {
@@ -75,13 +62,8 @@ async function main() {
   const binFile = path.join(tmp, 'bytes.bin');
   fs.writeFileSync(binFile, Buffer.from(Array.from({ length: 40 }, (_, i) => i)));
 
-  step = 'launch chromium';
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    timeout: TIMEOUT * 3,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  run.step = 'launch chromium';
+  const browser = await run.launch();
   const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
   page.setDefaultTimeout(TIMEOUT);
   const origin = new URL(pageUrl).origin;
@@ -110,7 +92,7 @@ async function main() {
   const lastRecv = (text) => [...document.querySelectorAll('#log li.recv .text')]
     .some((el) => el.textContent === text);
 
-  step = 'load page';
+  run.step = 'load page';
   const response = await page.goto(pageUrl, { timeout: TIMEOUT });
   if (!response || response.status() !== 200) await fail(`GET ${pageUrl} gave ${response?.status()}`);
   const wsUrl = `ws://${new URL(pageUrl).host}/`;
@@ -118,7 +100,7 @@ async function main() {
   if (shown !== wsUrl) await fail(`#url is "${shown}", expected this server, "${wsUrl}"`);
   ok(`page loaded; #url defaults to ${wsUrl}`);
 
-  step = 'connect';
+  run.step = 'connect';
   await page.click('#connect');
   await waitFor('status "open"', () => {
     const s = document.querySelector('#status');
@@ -126,40 +108,40 @@ async function main() {
   });
   ok('connect: status is open');
 
-  step = 'compression shown';
+  run.step = 'compression shown';
   const expected = compression === 'deflate' ? '(compression: permessage-deflate' : '(no compression)';
   await waitFor(`status mentioning "${expected}"`, (expected) =>
     document.querySelector('#status').textContent.includes(expected), expected);
   ok(`compression: status is "${await page.textContent('#status')}"`);
 
-  step = 'text echo';
+  run.step = 'text echo';
   await page.fill('#message', 'hello');
   await page.press('#message', 'Enter');
   await waitFor('log line "echo: hello"', lastRecv, 'echo: hello');
   if ((await page.inputValue('#message')) !== '') await fail('the message box was not cleared after sending');
   ok('text: Enter sent "hello", log shows "echo: hello"');
 
-  step = 'long text echo';
+  run.step = 'long text echo';
   const long = 'wschannel compresses this line. '.repeat(100); // 3200 bytes, above any threshold
   await page.fill('#message', long);
   await page.press('#message', 'Enter');
   await waitFor('the 3200-byte echo', lastRecv, 'echo: ' + long);
   ok('long text: 3200 bytes came back unchanged');
 
-  step = 'markup stays text';
+  run.step = 'markup stays text';
   await page.fill('#message', '<b>bold</b><img src=x onerror=alert(1)>');
   await page.click('#send');
   await waitFor('the echoed markup as text', lastRecv, 'echo: <b>bold</b><img src=x onerror=alert(1)>');
   if ((await page.locator('#log b').count()) !== 0) await fail('received text was parsed as HTML');
   ok('markup: Send button sent HTML, log shows it as text, not as elements');
 
-  step = 'image echo';
+  run.step = 'image echo';
   await page.setInputFiles('#file', pngFile);
   await waitFor('an echoed <img> 2 px wide', () => [...document.querySelectorAll('#log li.recv img')]
     .some((img) => img.complete && img.naturalWidth === 2 && img.naturalHeight === 2));
   ok('image: a 2x2 PNG sent as one binary message came back and is displayed (naturalWidth 2)');
 
-  step = 'binary echo';
+  run.step = 'binary echo';
   await page.setInputFiles('#file', binFile);
   const hex = Array.from({ length: 32 }, (_, i) => i.toString(16).padStart(2, '0')).join(' ') + ' …';
   await waitFor('"[binary 40 bytes]" with a hex preview', (hex) =>
@@ -168,7 +150,7 @@ async function main() {
       li.querySelector('.hex')?.textContent === hex), hex);
   ok('binary: 40 non-image bytes came back as "[binary 40 bytes]" with a 32-byte hex preview');
 
-  step = 'disconnect';
+  run.step = 'disconnect';
   await page.click('#disconnect');
   await waitFor('status closed with code 1000', () => {
     const s = document.querySelector('#status');
@@ -176,12 +158,12 @@ async function main() {
   });
   ok(`disconnect: status is "${await page.textContent('#status')}"`);
 
-  step = 'screenshot';
+  run.step = 'screenshot';
   fs.mkdirSync(path.dirname(path.resolve(shotPath)), { recursive: true });
   await page.screenshot({ path: shotPath, fullPage: true });
   ok(`screenshot saved to ${shotPath}`);
 
-  step = 'error state';
+  run.step = 'error state';
   // A port that was free a moment ago, so the connection is refused (port 1 would be refused by
   // Chromium's unsafe-port list before any network attempt).
   const closedPort = await new Promise((resolve, reject) => {
@@ -198,7 +180,7 @@ async function main() {
   await page.screenshot({ path: errorShot, fullPage: true });
   ok(`error: closed port ${closedPort} shows "${await page.textContent('#status')}" (screenshot ${errorShot})`);
 
-  step = 'clear';
+  run.step = 'clear';
   await page.click('#clear');
   await waitFor('an empty log', () => document.querySelectorAll('#log li').length === 0);
   ok('clear: the log is empty');

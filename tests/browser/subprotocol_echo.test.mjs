@@ -6,45 +6,29 @@
 // Needs Debian's chromium at /usr/bin/chromium and playwright-core from tests/peers (npm ci
 // there); it never downloads a browser. Prints `OK <step>` per step; on a failure prints
 // `FAIL <step>: why` and exits 1.
-import { createRequire } from 'node:module';
+import { TIMEOUT, testRun } from './harness.mjs';
 
-// playwright-core is installed in tests/peers/node_modules, not beside this file.
-const require = createRequire(new URL('../peers/package.json', import.meta.url));
-const { chromium } = require('playwright-core');
-
-const TIMEOUT = 10_000;
 const [pageUrl, wsUrl] = process.argv.slice(2);
 if (!pageUrl || !wsUrl) {
   console.error('usage: node subprotocol_echo.test.mjs http://127.0.0.1:PORT/ ws://127.0.0.1:PORT/ws');
   process.exit(2);
 }
 
-let browser;
-let step = 'start';
-const fail = async (why) => {
-  console.log(`FAIL ${step}: ${why}`);
-  if (browser) await browser.close().catch(() => {});
-  process.exit(1);
-};
-setTimeout(() => fail('the whole test took over 90 s'), 90_000).unref();
+const run = testRun();
+const { fail, ok } = run;
 
 async function main() {
-  step = 'launch chromium';
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    timeout: TIMEOUT * 3,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  run.step = 'launch chromium';
+  const browser = await run.launch();
   const page = await browser.newPage();
   page.setDefaultTimeout(TIMEOUT);
 
-  step = 'load page';
+  run.step = 'load page';
   const response = await page.goto(pageUrl, { timeout: TIMEOUT });
   if (!response || response.status() !== 200) await fail(`GET ${pageUrl} gave ${response?.status()}`);
   console.log(`OK page ${pageUrl} answered 200`);
 
-  step = 'websocket';
+  run.step = 'websocket';
   const got = await page.evaluate(async ({ url, timeout }) => {
     const ws = new WebSocket(url, ['chat']);
     ws.binaryType = 'arraybuffer';
@@ -80,20 +64,20 @@ async function main() {
   }, { url: wsUrl, timeout: TIMEOUT });
   if (got.error) await fail(got.error);
 
-  step = 'subprotocol';
+  run.step = 'subprotocol';
   if (got.protocol !== 'chat') await fail(`ws.protocol is ${JSON.stringify(got.protocol)}, expected "chat"`);
   console.log('OK protocol chat');
-  step = 'text echo';
+  run.step = 'text echo';
   if (got.textType !== 'string' || got.text !== 'héllo, chat') {
     await fail(`sent text "héllo, chat", got ${got.textType} ${JSON.stringify(got.text)}`);
   }
   console.log('OK text');
-  step = 'binary echo';
+  run.step = 'binary echo';
   if (JSON.stringify(got.binary) !== JSON.stringify([0, 1, 2, 0x80, 0xff])) {
     await fail(`sent binary [0,1,2,128,255], got ${JSON.stringify(got.binary)}`);
   }
   console.log('OK binary');
-  step = 'close';
+  run.step = 'close';
   if (got.code !== 1000) await fail(`the close code is ${got.code}, expected 1000`);
   console.log('OK close 1000');
   await browser.close();
