@@ -2,8 +2,8 @@
 //!
 //! [`apply_mask`] works 32 bytes at a time in code that the compiler vectorises, compiled twice:
 //! for the baseline target and, on x86-64, for AVX2, chosen at run time. The only `unsafe` is
-//! that call, behind the CPU check. [`apply_mask_naive`] is its byte-at-a-time twin, kept for
-//! the property test that they agree.
+//! that function and its call, behind the CPU check. [`apply_mask_naive`] is its byte-at-a-time
+//! twin, kept for the property test that they agree.
 
 /// Masks or unmasks `buf` in place; `offset` is the position of `buf[0]` within the payload,
 /// so a payload can be unmasked in pieces as it arrives.
@@ -29,9 +29,14 @@ const AVX2_MIN: usize = 128;
 /// so a plain `cargo build --release` (baseline x86-64) gets it on any CPU that has it.
 /// Measured with `cargo bench -p wschannel-proto --bench codec -- mask/65536`: see
 /// bench/RESULTS.md.
+///
+/// # Safety
+/// The CPU must support AVX2. (An `unsafe fn` rather than a safe one with `#[target_feature]`,
+/// which needs Rust 1.86; the crate's minimum is 1.85.)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn mask_avx2(buf: &mut [u8], key: [u8; 4], offset: usize) {
+#[allow(unsafe_code)]
+unsafe fn mask_avx2(buf: &mut [u8], key: [u8; 4], offset: usize) {
     mask_wide(buf, key, offset);
 }
 
